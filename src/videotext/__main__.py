@@ -1,0 +1,7 @@
+"""`python -m videotext ...` and `accelerate launch -m videotext ...`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""The `videotext` command. Every sub-command imports its implementation lazily, so `--help` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+
+def _lazy(target: str):
+    """Return a handler that imports `module:function` only when the sub-command runs."""
+
+    def run(args: argparse.Namespace):
+        module_name, func_name = target.split(":")
+        return getattr(importlib.import_module(module_name), func_name)(args)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videotext", description="Video captioning and video-text retrieval with Hugging Face tools."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="write the synthetic benchmark (MSR-VTT layout, V2C and SVAD side files)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--num-videos", type=int, default=3000, help="number of clips (default 3000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same set")
+    p.add_argument("--size", type=int, default=64, help="frame height and width in pixels (default 64)")
+    p.add_argument("--num-frames", type=int, default=32, help="frames per clip (default 32)")
+    p.add_argument("--fps", type=int, default=8, help="frames per second of the written mp4 (default 8)")
+    p.add_argument("--workers", type=int, default=None, help="encoding processes (default: all cores)")
+    p.set_defaults(func=_lazy("videotext.datasets_scripts.synthetic:cli_main"))
+
+    p = sub.add_parser("prepare", help="build a DatasetDict from a dataset's official raw files")
+    p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, synthetic)")
+    p.add_argument("--data-dir", required=True, help="folder with the official raw files")
+    p.add_argument("--out", required=True, help="where DatasetDict.save_to_disk writes")
+    p.add_argument("--split-protocol", default=None, help="split protocol, e.g. msrvtt: full | 1k-A-9k | 1k-A-7k | 1k-B")
+    p.add_argument("--split-file", action="append", default=[], metavar="NAME=PATH",
+                   help="split list passed by path where it is not part of the raw release (repeatable)")
+    p.add_argument("--video-dir", default=None, help="video folder when it is not inside --data-dir")
+    p.add_argument("--push-to-hub", default=None, metavar="REPO", help="also publish the dataset as parquet")
+    p.set_defaults(func=_lazy("videotext.datasets_scripts:cli_prepare"))
+
+    p = sub.add_parser("train", help="train a recipe (also under `accelerate launch -m videotext train ...`)")
+    p.add_argument("recipe", help="recipe name (see `videotext train --list`) or path to a YAML file")
+    p.add_argument("--output-dir", required=False, help="run folder: checkpoints, metrics.json, final model")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
+    p.add_argument("--list", action="store_true", help="list the shipped recipes and exit")
+    p.set_defaults(func=_lazy("videotext.training:cli_train"))
+
+    p = sub.add_parser("eval", help="evaluate a model on a prepared dataset; writes a metrics JSON")
+    p.add_argument("model", help="model folder or Hub id")
+    p.add_argument("--dataset", required=True, help="folder written by `videotext prepare` or `videotext synth`")
+    p.add_argument("--split", default="test", help="dataset split (default test)")
+    p.add_argument("--out", default=None, help="metrics JSON path (default MODEL/eval_<split>.json)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--num-beams", type=int, default=1)
+    p.add_argument("--max-new-tokens", type=int, default=30)
+    p.add_argument("--protocol", default=None,
+                   help="retrieval protocol: first-caption (MSR-VTT 1k-A/1k-B) or all-captions (MSVD)")
+    p.add_argument("--dsl", action="store_true", help="also report dual-softmax re-ranked retrieval metrics")
+    p.set_defaults(func=_lazy("videotext.inference:cli_eval"))
+
+    p = sub.add_parser("caption", help="caption video files")
+    p.add_argument("model", help="model folder or Hub id")
+    p.add_argument("videos", nargs="+", help="video files")
+    p.add_argument("--num-beams", type=int, default=1)
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling with this top-p")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--max-new-tokens", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_lazy("videotext.inference:cli_caption"))
+
+    p = sub.add_parser("index", help="embed a video collection for search")
+    p.add_argument("model", help="retrieval model folder or Hub id")
+    p.add_argument("--videos", required=True, help="folder of videos, or a prepared dataset folder")
+    p.add_argument("--out", required=True, help="index folder")
+    p.add_argument("--split", default="test", help="split when --videos is a dataset (default test)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=_lazy("videotext.inference:cli_index"))
+
+    p = sub.add_parser("search", help="search an index by text")
+    p.add_argument("index", help="index folder written by `videotext index`")
+    p.add_argument("query", nargs="+", help="text query")
+    p.add_argument("-k", type=int, default=10, help="number of results")
+    p.set_defaults(func=_lazy("videotext.inference:cli_search"))
+
+    p = sub.add_parser("demo", help="the main job: synthetic set, tiny models, captions, search, metrics")
+    p.add_argument("--out", default="demo_out", help="demo folder (default ./demo_out)")
+    p.add_argument("--num-videos", type=int, default=None, help="synthetic clips (default: the recipes' size)")
+    p.set_defaults(func=_lazy("videotext.demo:cli_demo"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result = args.func(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
