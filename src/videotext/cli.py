@@ -37,9 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, synthetic)")
     p.add_argument("--data-dir", required=True, help="folder with the official raw files")
     p.add_argument("--out", required=True, help="where DatasetDict.save_to_disk writes")
-    p.add_argument("--split-protocol", default=None, help="split protocol, e.g. msrvtt: full | 1k-A-9k | 1k-A-7k | 1k-B")
-    p.add_argument("--split-file", action="append", default=[], metavar="NAME=PATH",
-                   help="split list passed by path where it is not part of the raw release (repeatable)")
+    p.add_argument(
+        "--split-protocol", default=None, help="split protocol, e.g. msrvtt: full | 1k-A-9k | 1k-A-7k | 1k-B"
+    )
+    p.add_argument(
+        "--split-file",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="split list passed by path where it is not part of the raw release (repeatable)",
+    )
     p.add_argument("--video-dir", default=None, help="video folder when it is not inside --data-dir")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="also publish the dataset as parquet")
     p.set_defaults(func=_lazy("videotext.datasets_scripts:cli_prepare"))
@@ -60,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--num-beams", type=int, default=1)
     p.add_argument("--max-new-tokens", type=int, default=30)
-    p.add_argument("--protocol", default=None,
-                   help="retrieval protocol: first-caption (MSR-VTT 1k-A/1k-B) or all-captions (MSVD)")
+    p.add_argument(
+        "--protocol", default=None, help="retrieval protocol: first-caption (MSR-VTT 1k-A/1k-B) or all-captions (MSVD)"
+    )
     p.add_argument("--dsl", action="store_true", help="also report dual-softmax re-ranked retrieval metrics")
     p.set_defaults(func=_lazy("videotext.inference:cli_eval"))
 

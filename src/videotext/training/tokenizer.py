@@ -47,7 +47,9 @@ def train_caption_tokenizers(
     encoder_base = Tokenizer.from_str(base.to_str())
     cls_id, sep_id = encoder_base.token_to_id("[CLS]"), encoder_base.token_to_id("[SEP]")
     encoder_base.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     encoder_tok = _wrap(encoder_base)
     return decoder_tok, encoder_tok

@@ -1,0 +1,206 @@
+"""Decode videos (decord) and images (PIL, as static videos) into uint8 frame arrays."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .sampling import sample_frame_indices
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"})
+
+
+class VideoDecodeError(ValueError):
+    """A video (or image) could not be decoded, or the requested clip is outside it. Names the file."""
+
+
+@dataclass
+class DecodedVideo:
+    """Frames sampled from one file.
+
+    Attributes:
+        frames: ``np.uint8`` array ``(T, H, W, 3)``, RGB.
+        indices: ``np.int64`` array ``(T,)``, frame indices into the file (repeats when padded).
+        fps: average frame rate of the file (1.0 for images).
+        duration: length of the file in seconds (``total_frames / fps``; 0.0 for images).
+        total_frames: number of frames in the file (1 for images).
+        path: the decoded file.
+    """
+
+    frames: np.ndarray
+    indices: np.ndarray
+    fps: float
+    duration: float
+    total_frames: int
+    path: str
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def _normalize_size(size, path: str) -> tuple[int, int] | None:
+    """``None`` | int (square) | (height, width) -> (height, width)."""
+    if size is None:
+        return None
+    if isinstance(size, (int, np.integer)):
+        h = w = int(size)
+    else:
+        try:
+            h, w = (int(s) for s in size)
+        except (TypeError, ValueError):
+            raise ValueError(f"size must be an int or (height, width), got {size!r} for {path}") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"size must be positive, got {size!r} for {path}")
+    return h, w
+
+
+def _check_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise VideoDecodeError(f"video file not found: {path}")
+    if not os.path.isfile(path):
+        raise VideoDecodeError(f"not a file: {path}")
+    if os.path.getsize(path) == 0:
+        raise VideoDecodeError(f"video file is empty (0 bytes): {path}")
+
+
+def _load_image(path: str, indices: np.ndarray, size) -> DecodedVideo:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            if size is not None:
+                img = img.resize((size[1], size[0]), Image.BILINEAR)
+            arr = np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise VideoDecodeError(f"cannot decode image {path}: {err}") from err
+    frames = np.repeat(arr[None], len(indices), axis=0)
+    return DecodedVideo(frames=frames, indices=indices, fps=1.0, duration=0.0, total_frames=1, path=path)
+
+
+def _decord_reason(err: Exception) -> str:
+    """First line of a decord error without its ``[time] source.cc:line:`` prefix."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if text.startswith("[") and ": " in text:
+        text = text.split(": ", 1)[1]
+        if ".cc:" in text and ": " in text:
+            text = text.split(": ", 1)[1]
+    return text[:300]
+
+
+def _to_numpy(batch) -> np.ndarray:
+    """decord NDArray (or a torch / other bridge tensor) -> numpy."""
+    if hasattr(batch, "asnumpy"):
+        return batch.asnumpy()
+    if hasattr(batch, "numpy"):
+        return batch.numpy()
+    return np.asarray(batch)
+
+
+def _frame_range(path: str, total: int, video_fps: float, start, end) -> tuple[int, int]:
+    """Seconds ``[start, end)`` -> inclusive frame range, validated against the video."""
+    duration = total / video_fps
+    tol = 0.5 / video_fps  # container durations are rounded; forgive half a frame
+    s = 0.0 if start is None else float(start)
+    e = duration if end is None else float(end)
+    if not (math.isfinite(s) and math.isfinite(e)):
+        raise VideoDecodeError(f"start/end must be finite, got start={start}, end={end} for {path}")
+    if s < 0 or s >= duration:
+        raise VideoDecodeError(f"start={start}s is outside the video (duration {duration:.3f}s): {path}")
+    if e <= s:
+        raise VideoDecodeError(f"end={end}s must be greater than start={s}s: {path}")
+    if e > duration + tol:
+        raise VideoDecodeError(f"end={end}s is outside the video (duration {duration:.3f}s): {path}")
+    first = min(total - 1, int(math.floor(s * video_fps + 1e-6)))
+    last = min(total - 1, int(math.ceil(e * video_fps - 1e-6)) - 1)
+    return first, max(first, last)
+
+
+def load_video(
+    path: str | os.PathLike,
+    num_frames: int | None = 8,
+    sampling: str = "uniform",
+    fps: float | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    size=None,
+    rng=None,
+    *,
+    num_threads: int = 1,
+) -> DecodedVideo:
+    """Decode ``num_frames`` frames of a video file with decord (images become static videos).
+
+    Args:
+        path: video file (any container/codec ffmpeg reads) or an image (jpg/png/webp/bmp/gif),
+            which is returned repeated ``num_frames`` times.
+        num_frames: frames to return; ``None`` only with ``sampling="fps"`` (all fps frames).
+        sampling: ``"uniform"`` (segment centres), ``"random"`` (one random frame per segment)
+            or ``"fps"`` (``fps`` frames per second, resampled to ``num_frames`` when given);
+            see :func:`sample_frame_indices`. Short clips are padded by repeating frames.
+        fps: target rate for ``sampling="fps"``.
+        start, end: clip bounds in seconds (``None`` = start / end of the file).
+        size: ``None`` (native), an int (square ``size x size``) or ``(height, width)``. Videos are
+            resized inside the decoder (decord's ``width``/``height``), images with PIL bilinear.
+        rng: ``numpy.random.Generator`` or int seed for ``sampling="random"``.
+        num_threads: decoder threads (1 suits DataLoader workers; 0 = decord's automatic choice).
+
+    Returns:
+        :class:`DecodedVideo` with ``frames`` uint8 ``(T, H, W, 3)`` and their ``indices``.
+
+    Raises:
+        VideoDecodeError: missing, empty, truncated or non-video files, or ``start``/``end``
+            outside the video. The message names the file.
+        ValueError: invalid arguments (sampling mode, ``num_frames``, ``size``).
+    """
+    path = os.fspath(path)
+    hw = _normalize_size(size, path)
+    _check_file(path)
+    if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+        # one frame; sampling it validates the arguments exactly as for a video and yields zeros
+        indices = sample_frame_indices(1, num_frames, sampling, video_fps=1.0, fps=fps or 1.0, rng=rng)
+        return _load_image(path, indices, hw)
+
+    import decord
+
+    kwargs = {"ctx": decord.cpu(0), "num_threads": int(num_threads)}
+    if hw is not None:
+        kwargs.update(height=hw[0], width=hw[1])
+    try:
+        reader = decord.VideoReader(path, **kwargs)
+        total = len(reader)
+        video_fps = float(reader.get_avg_fps())
+    except Exception as err:  # decord raises RuntimeError / DECORDError for bad containers and streams
+        raise VideoDecodeError(
+            f"cannot decode video {path} (missing stream, truncated, or not a video): {_decord_reason(err)}"
+        ) from err
+    if total <= 0:
+        raise VideoDecodeError(f"video has no frames: {path}")
+    if not math.isfinite(video_fps) or video_fps <= 0:
+        raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
+
+    first, last = _frame_range(path, total, video_fps, start, end)
+    indices = sample_frame_indices(
+        total, num_frames, sampling, video_fps=video_fps, fps=fps, first=first, last=last, rng=rng
+    )
+    unique, inverse = np.unique(indices, return_inverse=True)
+    try:
+        batch = _to_numpy(reader.get_batch(unique.tolist()))
+    except Exception as err:
+        raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
+    finally:
+        del reader
+    if batch.ndim != 4 or batch.shape[0] != len(unique) or batch.shape[-1] != 3:
+        raise VideoDecodeError(f"decoder returned frames of shape {batch.shape} for {path}")
+    frames = np.ascontiguousarray(batch[inverse.reshape(-1)], dtype=np.uint8)
+    return DecodedVideo(
+        frames=frames,
+        indices=indices.astype(np.int64),
+        fps=video_fps,
+        duration=total / video_fps,
+        total_frames=int(total),
+        path=path,
+    )
