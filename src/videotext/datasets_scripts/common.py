@@ -73,7 +73,9 @@ def normalize_split(name: str, *, file: str | os.PathLike = "split", field_name:
     """Map `val`/`validate`/`dev`/... to the schema's `train` / `validation` / `test`."""
     key = str(name).strip().lower()
     if key not in SPLIT_ALIASES:
-        raise format_error(file, f'{field_name} "{name}" is not a known split (expected one of {sorted(SPLIT_ALIASES)})')
+        raise format_error(
+            file, f'{field_name} "{name}" is not a known split (expected one of {sorted(SPLIT_ALIASES)})'
+        )
     return SPLIT_ALIASES[key]
 
 
@@ -128,9 +130,10 @@ class BuildReport:
             raise DatasetFormatError(f"{where}{clip_id}: {reason} (strict=True)")
         self.skipped.setdefault(reason, {}).setdefault(split, []).append(str(clip_id))
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, *, warn: bool = False) -> None:
+        """Record a fact about the build (kept in the report); logged at WARNING when `warn`, else INFO."""
         self.notes.append(message)
-        logger.warning("%s: %s", self.builder, message)
+        logger.log(logging.WARNING if warn else logging.INFO, "%s: %s", self.builder, message)
 
     def count(self, reason: str | None = None) -> int:
         reasons = [reason] if reason else list(self.skipped)
@@ -178,6 +181,17 @@ def get_build_report(dataset) -> dict[str, Any] | None:
     return json.loads(text[len(REPORT_PREFIX) :])
 
 
+def format_report(report: dict[str, Any]) -> list[str]:
+    """Human lines of a stored build report (`get_build_report`): skip counts per reason, then the notes."""
+    lines = []
+    for reason, per_split in (report.get("skipped_counts") or {}).items():
+        total = sum(per_split.values())
+        by_split = ", ".join(f"{s}: {n}" for s, n in per_split.items())
+        first = ", ".join(report.get("skipped_first_ids", {}).get(reason, []))
+        lines.append(f"skipped {total} clips with {reason} ({by_split}): first ids {first}")
+    return lines + list(report.get("notes") or [])
+
+
 def assemble(
     splits: dict[str, list[dict[str, Any]]],
     report: BuildReport,
@@ -196,7 +210,11 @@ def assemble(
             continue
         rows = [{name: row.get(name) for name in features} for row in splits[split]]
         info = datasets.DatasetInfo(description=description, features=features)
-        out[split] = datasets.Dataset.from_list(rows, features=features, info=info, split=split)
+        if rows:
+            out[split] = datasets.Dataset.from_list(rows, features=features, info=info, split=split)
+        else:  # kept (empty) so that the report's skip counts explain it
+            empty = {name: [] for name in features}
+            out[split] = datasets.Dataset.from_dict(empty, features=features, info=info, split=split)
     unknown = set(splits) - set(SPLITS)
     if unknown:
         raise ValueError(f"internal error: unknown split names {sorted(unknown)}")
@@ -221,7 +239,7 @@ def clean_captions(
         if cap is None:
             cap = ""
         if not isinstance(cap, str):
-            raise format_error(file, f'{clip_id}: {field_name} {i} is {type(cap).__name__}, expected a string')
+            raise format_error(file, f"{clip_id}: {field_name} {i} is {type(cap).__name__}, expected a string")
         cap = cap.strip()
         if not cap:
             report.skip(f'an empty "{field_name}"', split, f"{clip_id}[{i}]", file=file)

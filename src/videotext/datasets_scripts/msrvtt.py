@@ -45,7 +45,6 @@ from .common import (
     find_file,
     format_error,
     get_split_file,
-    normalize_split,
     read_csv,
     read_id_list,
     read_json,
@@ -220,7 +219,7 @@ def _test_rows_1k(ann: _Annotations, data_dir: Path, split_files, protocol: str,
     if caption_idx is not None:
         report.note(f"test: 1 caption per video chosen by {idx_file.name}")
         if missing_idx:
-            report.note(f"{missing_idx} test videos are absent from {idx_file.name}: first caption used")
+            report.note(f"{missing_idx} test videos are absent from {idx_file.name}: first caption used", warn=True)
     else:
         report.note(f"test: the first caption of each video listed in {test_file.name}")
     return rows, test_file
@@ -278,14 +277,16 @@ def load_msrvtt_rows(
             )
         overlap = [vid for vid in train_ids if vid in test_ids]
         if overlap:
-            report.note(f"{len(overlap)} train videos are also test videos: first {', '.join(overlap[:5])}")
+            report.note(f"{len(overlap)} train videos are also test videos: first {', '.join(overlap[:5])}", warn=True)
         train_rows: list[dict[str, Any]] = []
         for vid in train_ids:
             pairs = ann.captions.get(vid)
             if not pairs:
                 report.skip("no caption in the annotation JSON", "train", vid, file=ann_name)
                 continue
-            add_row(train_rows, _row(vid, _clean(pairs, vid, "train", report, ann_name)), "train", report, file=ann_name)
+            add_row(
+                train_rows, _row(vid, _clean(pairs, vid, "train", report, ann_name)), "train", report, file=ann_name
+            )
         splits = {"train": train_rows, "test": test_rows}
 
     dirs = candidate_dirs(data_dir, video_dir, *VIDEO_SUBDIRS)

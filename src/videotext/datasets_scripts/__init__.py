@@ -1,0 +1,197 @@
+"""Dataset builders: official raw files -> `datasets.DatasetDict` (schema in docs/DESIGN.md, helpers in `common`).
+
+```python
+from videotext.datasets_scripts import build_dataset, load_prepared
+dd = build_dataset("msrvtt", "/data/msrvtt", split_protocol="1k-A-9k")
+dd = load_prepared("prepared_dir_or_synthetic_folder")
+```
+
+Builders are imported lazily (this module imports neither `datasets` nor the synthetic generator).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import DatasetFormatError, get_build_report, split_files_arg
+
+__all__ = [
+    "BUILDERS",
+    "DatasetFormatError",
+    "build_dataset",
+    "cli_prepare",
+    "get_build_report",
+    "load_prepared",
+    "push_dataset_to_hub",
+]
+
+
+class _LazyBuilder:
+    """A builder function imported on first call: `BUILDERS["msrvtt"](data_dir, ...)`."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def resolve(self):
+        module, func = self.target.split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), func)
+
+    def __call__(self, data_dir, **kwargs):
+        return self.resolve()(data_dir, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<builder {self.target}>"
+
+
+BUILDERS: dict[str, _LazyBuilder] = {
+    "msrvtt": _LazyBuilder("msrvtt:build_msrvtt"),
+    "msvd": _LazyBuilder("msvd:build_msvd"),
+    "vatex": _LazyBuilder("vatex:build_vatex"),
+    "webvid": _LazyBuilder("webvid:build_webvid"),
+    "cc3m": _LazyBuilder("cc3m:build_cc3m"),
+    "folder": _LazyBuilder("folder:build_folder"),
+    "synthetic": _LazyBuilder("synthetic_builder:build_synthetic"),
+}
+_ALIASES = {"msr-vtt": "msrvtt", "msr_vtt": "msrvtt", "youtube2text": "msvd", "gcc": "cc3m", "videofolder": "folder"}
+
+
+def _canonical(name: str) -> str:
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in BUILDERS:
+        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(BUILDERS)}")
+    return key
+
+
+def build_dataset(
+    name: str,
+    data_dir: str | os.PathLike,
+    *,
+    video_dir: str | os.PathLike | None = None,
+    split_protocol: str | None = None,
+    split_files: dict[str, str] | None = None,
+    strict: bool = False,
+    **kwargs: Any,
+):
+    """Build dataset `name` (see `BUILDERS`) from its raw files -> `datasets.DatasetDict`.
+
+    Missing videos and empty captions are skipped, counted and logged (`get_build_report(dd)`); `strict=True`
+    raises `DatasetFormatError` instead. Unreadable files/fields always raise `DatasetFormatError`.
+    """
+    return BUILDERS[_canonical(name)](
+        data_dir, video_dir=video_dir, split_protocol=split_protocol, split_files=split_files, strict=strict, **kwargs
+    )
+
+
+def load_prepared(path: str | os.PathLike, *, check_paths: bool = True):
+    """A `DatasetDict` from a folder written by `videotext prepare` (`save_to_disk`), or built on the fly from a raw
+    synthetic benchmark folder (`videotext synth`, detected by its `synthetic_annotations.json`).
+
+    With `check_paths`, a warning is logged when the first `video_path` of a split does not exist (a prepared dataset
+    stores absolute paths: moving the raw videos breaks it; re-run `videotext prepare`)."""
+    import datasets
+
+    folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(f"dataset {folder} does not exist")
+    if (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file():
+        dd = datasets.load_from_disk(str(folder))
+        if isinstance(dd, datasets.Dataset):
+            dd = datasets.DatasetDict({str(dd.split or "train"): dd})
+    elif (folder / "synthetic_annotations.json").is_file():
+        dd = build_dataset("synthetic", folder)
+    else:
+        raise FileNotFoundError(
+            f"{folder} is neither a prepared dataset (no dataset_dict.json: run `videotext prepare DATASET "
+            f"--data-dir RAW --out {folder}`) nor a synthetic benchmark folder (no synthetic_annotations.json: "
+            "run `videotext synth --out DIR`)"
+        )
+    if check_paths:
+        from .common import logger
+
+        for split, ds in dd.items():
+            if "video_path" in ds.column_names and len(ds) and not os.path.exists(ds[0]["video_path"]):
+                logger.warning(
+                    "%s: split %s: video %s does not exist (videos moved? re-run `videotext prepare`)",
+                    folder,
+                    split,
+                    ds[0]["video_path"],
+                )
+    return dd
+
+
+def push_dataset_to_hub(
+    dd, repo_id: str, *, upload_videos: bool = True, private: bool | None = None, batch: int = 2000
+):
+    """Publish a built `DatasetDict` to the Hub dataset repo `repo_id`.
+
+    What is published: the rows as parquet (`DatasetDict.push_to_hub`), with `video_path` rewritten relative to the
+    repo (`videos/<path relative to the videos' common folder>`), and — with `upload_videos` — the referenced video
+    files themselves under `videos/` (commits of `batch` files). Videos stay files (no `Video` feature: it needs
+    torchcodec); a consumer downloads the repo (`huggingface_hub.snapshot_download(repo_id, repo_type="dataset")`)
+    and joins `video_path` to the snapshot folder. Without `upload_videos` only the parquet rows are published and
+    their `video_path`s point to files the consumer must obtain from the original source."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    paths = sorted({p for ds in dd.values() for p in ds["video_path"]})
+    if not paths:
+        raise ValueError("nothing to publish: the dataset has no rows")
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+
+    def relative(example):
+        example["video_path"] = "videos/" + Path(os.path.relpath(example["video_path"], root)).as_posix()
+        return example
+
+    published = dd.map(relative, desc="relative video paths")
+    published.push_to_hub(repo_id, private=private)
+    if upload_videos:
+        api = HfApi()
+        for i in range(0, len(paths), batch):
+            chunk = paths[i : i + batch]
+            ops = [
+                CommitOperationAdd(
+                    path_in_repo="videos/" + Path(os.path.relpath(p, root)).as_posix(), path_or_fileobj=p
+                )
+                for p in chunk
+            ]
+            api.create_commit(
+                repo_id=repo_id,
+                repo_type="dataset",
+                operations=ops,
+                commit_message=f"videos {i + 1}-{i + len(chunk)} of {len(paths)}",
+            )
+    return published
+
+
+def cli_prepare(args) -> int:
+    """`videotext prepare DATASET --data-dir RAW --out DIR [--split-protocol P] [--split-file NAME=PATH ...]
+    [--video-dir V] [--push-to-hub REPO]`."""
+    from .common import format_report
+
+    try:
+        dd = build_dataset(
+            args.dataset,
+            args.data_dir,
+            video_dir=args.video_dir,
+            split_protocol=args.split_protocol,
+            split_files=split_files_arg(args.split_file) or None,
+        )
+    except (DatasetFormatError, FileNotFoundError, ValueError) as e:
+        print(f"videotext prepare {args.dataset}: error: {e}", file=sys.stderr)
+        return 1
+    for split, ds in dd.items():
+        num_captions = sum(len(c) for c in ds["captions"])
+        print(f"{split}: {len(ds)} clips, {num_captions} captions")
+    report = get_build_report(dd) or {}
+    lines = format_report(report)
+    print("\n".join(lines) if lines else "skipped 0 clips")
+    dd.save_to_disk(args.out)
+    print(f"saved to {args.out} (load with datasets.load_from_disk or videotext.datasets_scripts.load_prepared)")
+    if args.push_to_hub:
+        push_dataset_to_hub(dd, args.push_to_hub)
+        print(f"published {args.push_to_hub}: parquet rows + videos/ (video_path relative to the repo)")
+    return 0

@@ -1,0 +1,145 @@
+"""Video processor of the dual-alignment retriever: decord decoding, segment-centre frame sampling, resize, normalise.
+
+This file is part of the Hub code of the method: stdlib, numpy, torch and transformers public API; decord is
+imported inside a function only (a Hub user without decord can still embed frame arrays).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from transformers import BaseVideoProcessor
+from transformers.image_utils import PILImageResampling
+from transformers.video_utils import VideoMetadata
+
+
+def segment_centre_indices(num_total: int, num_frames: int) -> np.ndarray:
+    """Index of the centre frame of each of `num_frames` equal segments of a `num_total`-frame clip.
+
+    Clips shorter than `num_frames` get repeated frames (each frame repeated in order, e.g. 2 frames -> 0,0,1,1), so
+    every video yields exactly `num_frames` frames.
+    """
+    if num_total < 1:
+        raise ValueError(f"cannot sample frames from a clip with {num_total} frames")
+    idx = np.floor((np.arange(num_frames) + 0.5) * num_total / num_frames).astype(np.int64)
+    return np.minimum(idx, num_total - 1)
+
+
+class DualAlignVideoProcessor(BaseVideoProcessor):
+    r"""
+    Turns videos into `pixel_values_videos` `(batch, num_frames, 3, height, width)` for TimeSformer.
+
+    Accepted videos (one or a list): a file path (decoded with decord, `num_frames` segment-centre frames, the
+    Frozen-in-Time "uniform" test sampling), a uint8 array / tensor `(T, H, W, 3)` (frames sampled the same way), or a
+    list of PIL images (the frames of one video). Frames are resized to `size` (no crop), rescaled to [0, 1] and
+    normalised with `image_mean` / `image_std`.
+
+    Defaults: 224 x 224, 8 frames, mean = std = 0.5 (the normalisation of the ImageNet-21k ViT the paper initialises
+    TimeSformer from). The Facebook TimeSformer K400/K600 checkpoints were trained with the ImageNet mean/std
+    (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225): pass those when starting from them.
+    """
+
+    resample = PILImageResampling.BILINEAR
+    size = {"height": 224, "width": 224}
+    image_mean = [0.5, 0.5, 0.5]
+    image_std = [0.5, 0.5, 0.5]
+    do_resize = True
+    do_center_crop = False
+    do_rescale = True
+    rescale_factor = 1 / 255
+    do_normalize = True
+    do_convert_rgb = True
+    do_sample_frames = True
+    num_frames = 8
+    model_input_names = ["pixel_values_videos"]
+
+    def sample_frames(self, metadata: VideoMetadata, num_frames: int | None = None, fps=None, **kwargs) -> np.ndarray:
+        """Segment-centre indices (`segment_centre_indices`) of `num_frames` frames (default `self.num_frames`)."""
+        if fps is not None:
+            raise ValueError("DualAlignVideoProcessor samples a fixed `num_frames` per clip; `fps` is not supported")
+        num_frames = num_frames if num_frames is not None else self.num_frames
+        return segment_centre_indices(int(metadata.total_num_frames), int(num_frames))
+
+    @staticmethod
+    def _split_videos(videos) -> list:
+        """One video or a batch -> a list of videos (paths, arrays/tensors, or lists of PIL frames)."""
+        if isinstance(videos, (str, os.PathLike)):
+            return [videos]
+        if isinstance(videos, (np.ndarray, torch.Tensor)):
+            if videos.ndim == 4:
+                return [videos]
+            if videos.ndim == 5:
+                return list(videos)
+            raise ValueError(f"a video array must be (T, H, W, 3) or (B, T, H, W, 3), got shape {tuple(videos.shape)}")
+        if isinstance(videos, (list, tuple)):
+            if len(videos) == 0:
+                raise ValueError("no video given")
+            first = videos[0]
+            if hasattr(first, "convert") and hasattr(first, "size"):  # PIL image: the frames of one video
+                return [list(videos)]
+            return list(videos)
+        raise ValueError(f"unsupported video input of type {type(videos).__name__}")
+
+    def _decode_path(self, path, sample_indices_fn) -> tuple[np.ndarray, VideoMetadata]:
+        try:
+            import decord
+        except ImportError as err:  # pragma: no cover - decord is a dependency of videotext
+            raise ImportError(f"decoding {path} needs decord (`pip install decord`), or pass decoded frames") from err
+        path = os.fspath(path)
+        try:
+            reader = decord.VideoReader(path, num_threads=1)
+            total = len(reader)
+            fps = float(reader.get_avg_fps())
+            height, width = reader[0].shape[:2] if total else (None, None)
+        except Exception as err:
+            raise ValueError(f"cannot decode video {path}: {err}") from err
+        if total < 1:
+            raise ValueError(f"video {path} has no frames")
+        metadata = VideoMetadata(
+            total_num_frames=total, fps=fps, width=width, height=height, duration=total / fps if fps else None,
+            video_backend="decord",
+        )  # fmt: skip
+        indices = sample_indices_fn(metadata=metadata) if sample_indices_fn is not None else np.arange(total)
+        try:
+            frames = reader.get_batch(list(map(int, indices))).asnumpy()  # (T, H, W, 3) uint8
+        except Exception as err:
+            raise ValueError(f"cannot decode frames {list(indices)} of video {path}: {err}") from err
+        metadata.frames_indices = indices
+        return frames, metadata
+
+    def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
+        """Decode local video files with decord (transformers' default tries torchcodec only)."""
+        if isinstance(video_url_or_urls, (list, tuple)):
+            decoded = [self._decode_path(p, sample_indices_fn) for p in video_url_or_urls]
+            return [d[0] for d in decoded], [d[1] for d in decoded]
+        return self._decode_path(video_url_or_urls, sample_indices_fn)
+
+    def _decode_and_sample_videos(self, videos, video_metadata=None, do_sample_frames=None, sample_indices_fn=None):
+        out_videos, out_metadata = [], []
+        for video in self._split_videos(videos):
+            if isinstance(video, (str, os.PathLike)):
+                frames, metadata = self._decode_path(video, sample_indices_fn if do_sample_frames else None)
+            else:
+                if isinstance(video, (list, tuple)):
+                    frames = np.stack([np.asarray(frame.convert("RGB")) for frame in video])
+                elif isinstance(video, torch.Tensor):
+                    frames = video.cpu().numpy()
+                else:
+                    frames = np.asarray(video)
+                if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+                    raise ValueError(f"video frames must be (T, H, W, 3), got shape {frames.shape}")
+                metadata = VideoMetadata(
+                    total_num_frames=frames.shape[0], fps=None, width=frames.shape[2], height=frames.shape[1]
+                )
+                if do_sample_frames and sample_indices_fn is not None:
+                    indices = sample_indices_fn(metadata=metadata)
+                    frames = frames[indices]
+                    metadata.frames_indices = indices
+            out_videos.append(np.ascontiguousarray(frames))
+            out_metadata.append(metadata)
+        return out_videos, out_metadata
+
+
+__all__ = ["DualAlignVideoProcessor", "segment_centre_indices"]
