@@ -101,6 +101,25 @@ def _to_numpy(batch) -> np.ndarray:
     return np.asarray(batch)
 
 
+def _fix_row_padding(frame: np.ndarray) -> np.ndarray:
+    """decord 0.6 bug: for some narrow widths (8, 16, 24, 48, 72 px, ...) a frame keeps ffmpeg's padded
+    row stride and comes back as ``(H, W, C')`` with ``C' != 3``. The rows are intact: drop the padding."""
+    if frame.ndim == 3 and frame.shape[-1] != 3:
+        h, w = frame.shape[:2]
+        frame = frame.reshape(h, -1)[:, : w * 3].reshape(h, w, 3)
+    return frame
+
+
+def _read_frames(reader, indices: list[int]) -> np.ndarray:
+    """``get_batch``, falling back to frame-by-frame reads where decord's batch copy hits the stride bug."""
+    try:
+        return _to_numpy(reader.get_batch(indices))
+    except Exception as err:
+        if "must exactly match" not in str(err):
+            raise
+    return np.stack([_fix_row_padding(_to_numpy(reader[int(i)])) for i in indices])
+
+
 def _frame_range(path: str, total: int, video_fps: float, start, end) -> tuple[int, int]:
     """Seconds ``[start, end)`` -> inclusive frame range, validated against the video."""
     duration = total / video_fps
@@ -188,7 +207,7 @@ def load_video(
     )
     unique, inverse = np.unique(indices, return_inverse=True)
     try:
-        batch = _to_numpy(reader.get_batch(unique.tolist()))
+        batch = _read_frames(reader, unique.tolist())
     except Exception as err:
         raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
     finally:
