@@ -274,3 +274,15 @@ def test_widths_hitting_decord_stride_bug(tmp_path, h, w, size):
         red = (out.frames[..., 0] > 150) & (out.frames[..., 2] < 100)
         xs = [np.nonzero(m)[1].mean() for m in red]
         assert all(b > a for a, b in zip(xs, xs[1:]))
+
+
+def test_extensionless_image_is_a_static_video(tmp_path):
+    from PIL import Image
+
+    from videotext.processing import load_video
+
+    path = tmp_path / "3141592653"  # CC3M's training/<crc32(url)> naming has no extension
+    Image.new("RGB", (40, 30), (0, 0, 255)).save(path, format="PNG")
+    video = load_video(path, num_frames=4)
+    assert video.frames.shape == (4, 30, 40, 3)
+    assert video.frames[..., 2].min() > 200 and video.total_frames == 1

@@ -82,6 +82,22 @@ def _load_image(path: str, indices: np.ndarray, size) -> DecodedVideo:
     return DecodedVideo(frames=frames, indices=indices, fps=1.0, duration=0.0, total_frames=1, path=path)
 
 
+def _is_image_file(path: str) -> bool:
+    """Image by extension, or an extension-less file PIL recognises (CC3M stores images as `training/<crc32>`)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return True
+    if suffix:
+        return False
+    from PIL import Image
+
+    try:
+        with Image.open(path):
+            return True
+    except Exception:
+        return False
+
+
 def _decord_reason(err: Exception) -> str:
     """First line of a decord error without its ``[time] source.cc:line:`` prefix."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -178,7 +194,7 @@ def load_video(
     path = os.fspath(path)
     hw = _normalize_size(size, path)
     _check_file(path)
-    if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+    if _is_image_file(path):
         # one frame; sampling it validates the arguments exactly as for a video and yields zeros
         indices = sample_frame_indices(1, num_frames, sampling, video_fps=1.0, fps=fps or 1.0, rng=rng)
         return _load_image(path, indices, hw)
