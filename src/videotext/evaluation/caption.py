@@ -48,9 +48,7 @@ def _validate(
     if not isinstance(predictions, Mapping):
         raise ValueError(f"predictions must be a dict {{video_id: caption}}, got {type(predictions).__name__}")
     if not isinstance(references, Mapping):
-        raise ValueError(
-            f"references must be a dict {{video_id: [caption, ...]}}, got {type(references).__name__}"
-        )
+        raise ValueError(f"references must be a dict {{video_id: [caption, ...]}}, got {type(references).__name__}")
     if len(predictions) == 0:
         raise ValueError("predictions is empty: nothing to evaluate")
     pred_ids, ref_ids = set(predictions), set(references)
@@ -71,17 +69,13 @@ def _validate(
             raise ValueError(f"prediction for video id {vid!r} must be a string, got {type(pred).__name__}")
         ref = references[vid]
         if isinstance(ref, str) or not isinstance(ref, Iterable):
-            raise ValueError(
-                f"references for video id {vid!r} must be a list of strings, got {type(ref).__name__}"
-            )
+            raise ValueError(f"references for video id {vid!r} must be a list of strings, got {type(ref).__name__}")
         ref = list(ref)
         if len(ref) == 0:
             raise ValueError(f"references for video id {vid!r} is empty: every video needs at least one reference")
         for r in ref:
             if not isinstance(r, str):
-                raise ValueError(
-                    f"references for video id {vid!r} must contain strings only, got {type(r).__name__}"
-                )
+                raise ValueError(f"references for video id {vid!r} must contain strings only, got {type(r).__name__}")
         refs[vid] = ref
     return ids, refs
 
