@@ -3,15 +3,22 @@
 import importlib
 from pathlib import Path
 
-# model_type -> (package, config class, {auto class name: model class}, processor class)
-METHODS: dict[str, tuple[str, str, dict[str, str], str]] = {
+# model_type -> (package, config class, {auto class name: model class}, processor class, video processor class)
+METHODS: dict[str, tuple[str, str, dict[str, str], str, str]] = {
     "mffcl": (
         "mffcl",
         "MffclConfig",
         {"AutoModelForImageTextToText": "MffclForConditionalGeneration"},
         "MffclProcessor",
+        "MffclVideoProcessor",
     ),
-    "dual_align": ("dual_align", "DualAlignConfig", {"AutoModel": "DualAlignModel"}, "DualAlignProcessor"),
+    "dual_align": (
+        "dual_align",
+        "DualAlignConfig",
+        {"AutoModel": "DualAlignModel"},
+        "DualAlignProcessor",
+        "DualAlignVideoProcessor",
+    ),
 }
 
 _registered = False
@@ -22,14 +29,15 @@ def _load(package: str):
 
 
 def register_auto_classes() -> None:
-    """Register every method whose folder is importable with AutoConfig / Auto model classes / AutoProcessor."""
+    """Register every method with AutoConfig, its Auto model classes, AutoProcessor and AutoVideoProcessor."""
     global _registered
     if _registered:
         return
     import transformers
     from transformers import AutoConfig, AutoProcessor
+    from transformers.models.auto.video_processing_auto import AutoVideoProcessor
 
-    for model_type, (package, config_name, models, processor_name) in METHODS.items():
+    for model_type, (package, config_name, models, processor_name, video_processor_name) in METHODS.items():
         if not (Path(__file__).parent / package / "__init__.py").exists():
             continue  # a method whose folder has not landed yet
         module = _load(package)
@@ -38,4 +46,5 @@ def register_auto_classes() -> None:
         for auto_name, model_name in models.items():
             getattr(transformers, auto_name).register(config_cls, getattr(module, model_name), exist_ok=True)
         AutoProcessor.register(config_cls, getattr(module, processor_name), exist_ok=True)
+        AutoVideoProcessor.register(config_cls, getattr(module, video_processor_name), exist_ok=True)
     _registered = True
