@@ -15,16 +15,60 @@ from transformers.image_utils import PILImageResampling
 from transformers.video_utils import VideoMetadata
 
 
+# Copied from videotext.modeling.shared_blocks.segment_centre_indices
 def segment_centre_indices(num_total: int, num_frames: int) -> np.ndarray:
-    """Index of the centre frame of each of `num_frames` equal segments of a `num_total`-frame clip.
+    """Centre frame of each of `num_frames` equal segments of a `num_total`-frame clip.
 
-    Clips shorter than `num_frames` get repeated frames (each frame repeated in order, e.g. 2 frames -> 0,0,1,1), so
-    every video yields exactly `num_frames` frames.
+    Clips shorter than `num_frames` repeat frames in order (2 frames -> 0, 0, 1, 1), so every video yields exactly
+    `num_frames` frames.
     """
     if num_total < 1:
         raise ValueError(f"cannot sample frames from a clip with {num_total} frames")
     idx = np.floor((np.arange(num_frames) + 0.5) * num_total / num_frames).astype(np.int64)
     return np.minimum(idx, num_total - 1)
+
+
+# Copied from videotext.modeling.shared_blocks.decode_video_frames
+def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, VideoMetadata]:
+    """Decode the frames `sample_indices_fn(metadata=...)` picks (all without it) -> (uint8 (T, H, W, 3), metadata)."""
+    try:
+        import decord
+    except ImportError as err:  # decord is a package dependency, not a Hub-code one
+        raise ImportError(f"decoding {path} needs decord (`pip install decord`), or pass decoded frames") from err
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"video file not found: {path}")
+    try:
+        reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        total = len(reader)
+        fps = float(reader.get_avg_fps() or 0.0)
+    except Exception as err:  # decord raises its own DECORDError for bad containers and streams
+        raise ValueError(f"cannot decode video {path}: {err}") from err
+    if total < 1:
+        raise ValueError(f"video {path} has no frames")
+    metadata = VideoMetadata(
+        total_num_frames=total, fps=fps or None, duration=total / fps if fps else None, video_backend="decord"
+    )
+    indices = np.asarray(sample_indices_fn(metadata=metadata)) if sample_indices_fn is not None else np.arange(total)
+    try:
+        try:
+            frames = reader.get_batch([int(i) for i in indices]).asnumpy()  # (T, H, W, 3) uint8
+        except Exception as err:
+            if "must exactly match" not in str(err):
+                raise
+            # decord 0.6 keeps ffmpeg's padded row stride for some narrow widths (8, 16, 24, 48 px, ...):
+            # read frame by frame and drop the padding bytes at the end of each row.
+            frames = []
+            for i in indices:
+                frame = reader[int(i)].asnumpy()
+                height, width = frame.shape[:2]
+                frames.append(frame.reshape(height, -1)[:, : width * 3].reshape(height, width, 3))
+            frames = np.stack(frames)
+    except Exception as err:
+        raise ValueError(f"cannot decode frames {indices.tolist()} of video {path}: {err}") from err
+    metadata.frames_indices = indices
+    metadata.height, metadata.width = frames.shape[1], frames.shape[2]
+    return frames, metadata
 
 
 class DualAlignVideoProcessor(BaseVideoProcessor):
@@ -83,31 +127,7 @@ class DualAlignVideoProcessor(BaseVideoProcessor):
         raise ValueError(f"unsupported video input of type {type(videos).__name__}")
 
     def _decode_path(self, path, sample_indices_fn) -> tuple[np.ndarray, VideoMetadata]:
-        try:
-            import decord
-        except ImportError as err:  # pragma: no cover - decord is a dependency of videotext
-            raise ImportError(f"decoding {path} needs decord (`pip install decord`), or pass decoded frames") from err
-        path = os.fspath(path)
-        try:
-            reader = decord.VideoReader(path, num_threads=1)
-            total = len(reader)
-            fps = float(reader.get_avg_fps())
-            height, width = reader[0].shape[:2] if total else (None, None)
-        except Exception as err:
-            raise ValueError(f"cannot decode video {path}: {err}") from err
-        if total < 1:
-            raise ValueError(f"video {path} has no frames")
-        metadata = VideoMetadata(
-            total_num_frames=total, fps=fps, width=width, height=height, duration=total / fps if fps else None,
-            video_backend="decord",
-        )  # fmt: skip
-        indices = sample_indices_fn(metadata=metadata) if sample_indices_fn is not None else np.arange(total)
-        try:
-            frames = reader.get_batch(list(map(int, indices))).asnumpy()  # (T, H, W, 3) uint8
-        except Exception as err:
-            raise ValueError(f"cannot decode frames {list(indices)} of video {path}: {err}") from err
-        metadata.frames_indices = indices
-        return frames, metadata
+        return decode_video_frames(path, sample_indices_fn)
 
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
         """Decode local video files with decord (transformers' default tries torchcodec only)."""

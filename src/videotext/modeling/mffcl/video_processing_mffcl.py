@@ -28,35 +28,57 @@ TIMESFORMER_MEAN = [0.45, 0.45, 0.45]
 TIMESFORMER_STD = [0.225, 0.225, 0.225]
 
 
-def segment_centre_indices(total_num_frames: int, num_frames: int) -> np.ndarray:
-    """Middle frame of each of `num_frames` equal segments; repeats frames when the clip is shorter."""
-    if total_num_frames < 1:
-        raise ValueError("cannot sample frames from an empty video")
-    centres = (np.arange(num_frames) + 0.5) * total_num_frames / num_frames
-    return np.clip(np.floor(centres).astype(np.int64), 0, total_num_frames - 1)
+# Copied from videotext.modeling.shared_blocks.segment_centre_indices
+def segment_centre_indices(num_total: int, num_frames: int) -> np.ndarray:
+    """Centre frame of each of `num_frames` equal segments of a `num_total`-frame clip.
+
+    Clips shorter than `num_frames` repeat frames in order (2 frames -> 0, 0, 1, 1), so every video yields exactly
+    `num_frames` frames.
+    """
+    if num_total < 1:
+        raise ValueError(f"cannot sample frames from a clip with {num_total} frames")
+    idx = np.floor((np.arange(num_frames) + 0.5) * num_total / num_frames).astype(np.int64)
+    return np.minimum(idx, num_total - 1)
 
 
-def _decode_with_decord(path: str, sample_indices_fn=None):
-    """Decode the frames `sample_indices_fn(metadata=...)` picks (all frames without it) -> (uint8 (T, H, W, 3), metadata)."""
+# Copied from videotext.modeling.shared_blocks.decode_video_frames
+def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, VideoMetadata]:
+    """Decode the frames `sample_indices_fn(metadata=...)` picks (all without it) -> (uint8 (T, H, W, 3), metadata)."""
     try:
-        from decord import VideoReader, cpu
-    except ImportError as err:  # decord is a dependency of the package, not of the Hub code
-        raise ImportError("decoding video files needs `decord` (pip install decord)") from err
+        import decord
+    except ImportError as err:  # decord is a package dependency, not a Hub-code one
+        raise ImportError(f"decoding {path} needs decord (`pip install decord`), or pass decoded frames") from err
+    path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"video file not found: {path}")
     try:
-        reader = VideoReader(path, ctx=cpu(0), num_threads=1)
-    except Exception as err:  # decord raises its own DECORDError
+        reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        total = len(reader)
+        fps = float(reader.get_avg_fps() or 0.0)
+    except Exception as err:  # decord raises its own DECORDError for bad containers and streams
         raise ValueError(f"cannot decode video {path}: {err}") from err
-    total = len(reader)
     if total < 1:
         raise ValueError(f"video {path} has no frames")
-    fps = float(reader.get_avg_fps() or 0.0)
     metadata = VideoMetadata(
         total_num_frames=total, fps=fps or None, duration=total / fps if fps else None, video_backend="decord"
     )
     indices = np.asarray(sample_indices_fn(metadata=metadata)) if sample_indices_fn is not None else np.arange(total)
-    frames = reader.get_batch(indices.tolist()).asnumpy()  # (T, H, W, 3) uint8
+    try:
+        try:
+            frames = reader.get_batch([int(i) for i in indices]).asnumpy()  # (T, H, W, 3) uint8
+        except Exception as err:
+            if "must exactly match" not in str(err):
+                raise
+            # decord 0.6 keeps ffmpeg's padded row stride for some narrow widths (8, 16, 24, 48 px, ...):
+            # read frame by frame and drop the padding bytes at the end of each row.
+            frames = []
+            for i in indices:
+                frame = reader[int(i)].asnumpy()
+                height, width = frame.shape[:2]
+                frames.append(frame.reshape(height, -1)[:, : width * 3].reshape(height, width, 3))
+            frames = np.stack(frames)
+    except Exception as err:
+        raise ValueError(f"cannot decode frames {indices.tolist()} of video {path}: {err}") from err
     metadata.frames_indices = indices
     metadata.height, metadata.width = frames.shape[1], frames.shape[2]
     return frames, metadata
@@ -102,7 +124,7 @@ class MffclVideoProcessor(BaseVideoProcessor):
         if isinstance(video_url_or_urls, (list, tuple)):
             decoded = [self.fetch_videos(v, sample_indices_fn=sample_indices_fn) for v in video_url_or_urls]
             return [d[0] for d in decoded], [d[1] for d in decoded]
-        return _decode_with_decord(str(video_url_or_urls), sample_indices_fn=sample_indices_fn)
+        return decode_video_frames(str(video_url_or_urls), sample_indices_fn=sample_indices_fn)
 
     def _decode_and_sample_videos(self, videos, video_metadata=None, do_sample_frames=None, sample_indices_fn=None):
         """Per-video handling, so one batch may mix paths, arrays and PIL frame lists."""
