@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("videotext.datasets_scripts:cli_prepare"))
 
     p = sub.add_parser("train", help="train a recipe (also under `accelerate launch -m videotext train ...`)")
-    p.add_argument("recipe", help="recipe name (see `videotext train --list`) or path to a YAML file")
+    p.add_argument("recipe", nargs="?", help="recipe name (see `videotext train --list`) or path to a YAML file")
     p.add_argument("--output-dir", required=False, help="run folder: checkpoints, metrics.json, final model")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")

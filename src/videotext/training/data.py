@@ -1,0 +1,286 @@
+"""Training data: a torch Dataset over a `DatasetDict` split, a frame cache, and per-task collators.
+
+- Training draws ONE random caption per clip per visit (and its nouns/verbs when the dataset has them) and
+  samples frames at random inside equal segments of the clip (TSN-style, `sampling="random"`); evaluation
+  uses the segment centres (`sampling="uniform"`) and the first caption.
+- Randomness comes from `numpy.random.default_rng([seed, epoch, index])`: the same clip gets the same frames
+  and caption in the same epoch, whatever the worker or the process, so a resumed run sees the batches the
+  interrupted one would have seen.
+- Decoding an mp4 at every step dominates a CPU step. With `data.cache_frames: true` every clip is decoded
+  once (`cache_frames_per_clip` segment-centre frames, default 4 x num_frames) and kept in memory as uint8;
+  training then samples random-in-segment frames of the cached ones and evaluation takes their uniform
+  subset. Meant for small sets (a 32 px, 32-frame clip is ~100 KB).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "CaptioningCollator",
+    "FrameCache",
+    "FrameLoader",
+    "RetrievalCollator",
+    "VideoTextDataset",
+    "build_collator",
+    "load_dataset_for_recipe",
+    "synthetic_cache_dir",
+]
+
+
+# ------------------------------------------------------------------------------------------- dataset source
+def synthetic_cache_dir(num_videos: int, seed: int, size: int) -> Path:
+    """`$VIDEOTEXT_CACHE` (default `~/.cache/videotext`) / `synthetic-<n>-<seed>-<size>`."""
+    root = Path(os.environ.get("VIDEOTEXT_CACHE", "~/.cache/videotext")).expanduser()
+    return root / f"synthetic-{int(num_videos)}-{int(seed)}-{int(size)}"
+
+
+def ensure_synthetic(synthetic: dict, workers: int | None = None, progress: bool = True) -> Path:
+    """Generate the synthetic set into the cache folder unless it is there; return the folder."""
+    n, seed, size = int(synthetic.get("num_videos", 120)), int(synthetic.get("seed", 0)), int(synthetic.get("size", 32))
+    target = synthetic_cache_dir(n, seed, size)
+    if (target / "stats.json").is_file():
+        return target
+    from videotext.datasets_scripts.synthetic import generate_synthetic
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # write into a sibling temp folder and rename, so an interrupted run never leaves a half set behind
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        generate_synthetic(
+            tmp,
+            num_videos=n,
+            seed=seed,
+            size=size,
+            num_frames=int(synthetic.get("num_frames", 16)),
+            fps=int(synthetic.get("fps", 8)),
+            workers=workers if workers is not None else synthetic.get("workers", 1),
+            progress=progress,
+        )
+        try:
+            tmp.rename(target)
+        except OSError:  # another process won the race
+            if not (target / "stats.json").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_dataset_for_recipe(data_cfg: dict, progress: bool = True):
+    """`DatasetDict` of a recipe's `data:` section (`path`, or the cached synthetic set when `path` is null)."""
+    from videotext.datasets_scripts import load_prepared
+
+    path = data_cfg.get("path")
+    if isinstance(path, (list, tuple)):
+        return _concatenate([load_dataset_for_recipe({**data_cfg, "path": p}, progress) for p in path])
+    if path in (None, "", "synthetic"):
+        path = ensure_synthetic(data_cfg.get("synthetic") or {}, progress=progress)
+    path = Path(str(path)).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"data.path {path} does not exist (set it with --set data.path=DIR)")
+    return load_prepared(str(path))
+
+
+def _concatenate(dicts):
+    """Several DatasetDicts (e.g. WebVid + CC3M) -> one, split by split, on the columns they share."""
+    import datasets
+
+    out = {}
+    for split in sorted(set().union(*(d.keys() for d in dicts))):
+        parts = [d[split] for d in dicts if split in d]
+        common = set(parts[0].column_names).intersection(*(p.column_names for p in parts[1:]))
+        parts = [p.select_columns([c for c in p.column_names if c in common]) for p in parts]
+        out[split] = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+    return datasets.DatasetDict(out)
+
+
+# ------------------------------------------------------------------------------------------------- frames
+FrameLoader = Callable[[dict], np.ndarray]
+
+
+def _clip_key(row: dict) -> tuple:
+    return (row["video_path"], row.get("start"), row.get("end"))
+
+
+class FrameCache:
+    """Decoded uint8 frames per clip (`(path, start, end)` key), decoded on first use or all at once."""
+
+    def __init__(self, frames_per_clip: int, size: int | None = None):
+        self.frames_per_clip = int(frames_per_clip)
+        self.size = size
+        self._store: dict[tuple, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def nbytes(self) -> int:
+        return int(sum(a.nbytes for a in self._store.values()))
+
+    def get(self, row: dict) -> np.ndarray:
+        key = _clip_key(row)
+        frames = self._store.get(key)
+        if frames is None:
+            from videotext.processing import load_video
+
+            frames = load_video(
+                row["video_path"],
+                num_frames=self.frames_per_clip,
+                sampling="uniform",
+                start=row.get("start"),
+                end=row.get("end"),
+                size=self.size,
+            ).frames
+            self._store[key] = frames
+        return frames
+
+    def fill(self, rows, desc: str = "decoding frames", progress: bool = True) -> None:
+        from tqdm.auto import tqdm
+
+        for row in tqdm(rows, desc=desc, disable=not progress, leave=False):
+            self.get(row)
+
+
+def sample_frames(
+    row: dict,
+    num_frames: int,
+    train: bool,
+    rng: np.random.Generator | None,
+    cache: FrameCache | None = None,
+    size: int | None = None,
+) -> np.ndarray:
+    """`num_frames` uint8 frames `(T, H, W, 3)`: random-in-segment for training, segment centres otherwise."""
+    from videotext.processing import load_video, sample_frame_indices
+
+    sampling = "random" if train else "uniform"
+    if cache is None:
+        return load_video(
+            row["video_path"],
+            num_frames=num_frames,
+            sampling=sampling,
+            start=row.get("start"),
+            end=row.get("end"),
+            size=size,
+            rng=rng,
+        ).frames
+    cached = cache.get(row)
+    idx = sample_frame_indices(len(cached), num_frames, sampling, rng=rng)
+    return cached[idx]
+
+
+def make_frame_loader(num_frames: int, cache: FrameCache | None = None, size: int | None = None) -> FrameLoader:
+    """`load_frames(row)` for `videotext.inference.evaluate_*`: uniform frames, from the cache when given."""
+
+    def load(row: dict) -> np.ndarray:
+        return sample_frames(row, num_frames, train=False, rng=None, cache=cache, size=size)
+
+    return load
+
+
+# ------------------------------------------------------------------------------------------------ dataset
+class VideoTextDataset(torch.utils.data.Dataset):
+    """One item per clip: `{"video": uint8 (T,H,W,3), "text": str, "nouns": [...], "verbs": [...], ...}`."""
+
+    def __init__(
+        self,
+        split,
+        num_frames: int,
+        train: bool = True,
+        seed: int = 0,
+        cache: FrameCache | None = None,
+        size: int | None = None,
+        limit: int | None = None,
+    ):
+        if limit is not None and limit < len(split):
+            split = split.select(range(int(limit)))
+        if len(split) == 0:
+            raise ValueError("the dataset split is empty")
+        self.split = split
+        self.num_frames = int(num_frames)
+        self.train = train
+        self.seed = int(seed)
+        self.cache = cache
+        self.size = size
+        self.epoch = 0
+        self._columns = set(split.column_names)
+        for col in ("video_path", "captions"):
+            if col not in self._columns:
+                raise ValueError(f"dataset split has no {col!r} column (columns: {sorted(self._columns)})")
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def rows(self):
+        return (self.split[i] for i in range(len(self.split)))
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = self.split[int(index)]
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)]) if self.train else None
+        captions = [c for c in row["captions"] if c and c.strip()] or [""]
+        k = int(rng.integers(len(captions))) if self.train else 0
+        frames = sample_frames(row, self.num_frames, self.train, rng, cache=self.cache, size=self.size)
+        item = {"video": frames, "text": captions[k], "video_id": row.get("video_id", str(index)), "index": int(index)}
+        for col in ("nouns", "verbs"):
+            if col in self._columns and row[col] is not None and k < len(row[col]):
+                item[col] = list(row[col][k] or [])
+            elif col in self._columns:
+                item[col] = []
+        return item
+
+
+# ---------------------------------------------------------------------------------------------- collators
+def _tensors_only(batch) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in dict(batch).items() if isinstance(v, torch.Tensor)}
+
+
+class CaptioningCollator:
+    """Captioner batches: `processor(videos=, text=, return_labels=True)` (labels -100 where ignored)."""
+
+    def __init__(self, processor, max_length: int | None = None):
+        self.processor = processor
+        self.max_length = max_length
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        kwargs = {"return_labels": True, "return_tensors": "pt"}
+        if self.max_length:
+            kwargs["max_length"] = self.max_length
+        out = self.processor(videos=[it["video"] for it in items], text=[it["text"] for it in items], **kwargs)
+        return _tensors_only(out)
+
+
+class RetrievalCollator:
+    """Retriever batches: `processor(videos=, text=, nouns=, verbs=)` plus `return_loss=True`."""
+
+    def __init__(self, processor, use_nouns_verbs: bool = True):
+        self.processor = processor
+        self.use_nouns_verbs = use_nouns_verbs
+
+    def __call__(self, items: list[dict]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"return_tensors": "pt"}
+        if self.use_nouns_verbs:
+            kwargs["nouns"] = [it.get("nouns") or [] for it in items]
+            kwargs["verbs"] = [it.get("verbs") or [] for it in items]
+        out = self.processor(videos=[it["video"] for it in items], text=[it["text"] for it in items], **kwargs)
+        batch = _tensors_only(out)
+        batch["return_loss"] = True
+        return batch
+
+
+def build_collator(method: str, processor, **kwargs):
+    if method == "mffcl":
+        return CaptioningCollator(processor, **kwargs)
+    if method == "dual_align":
+        return RetrievalCollator(processor, **kwargs)
+    raise ValueError(f"no collator for method {method!r}")
