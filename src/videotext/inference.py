@@ -45,7 +45,8 @@ def is_retriever_config(config) -> bool:
 
 
 def is_retriever(model) -> bool:
-    return hasattr(model, "get_video_features") and hasattr(model, "get_text_features")
+    # captioners may also expose get_video_features (MFFCL's contrastive towers): decide by method, not by API
+    return is_retriever_config(model.config)
 
 
 def model_num_frames(model) -> int:
