@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job: synthetic set, tiny models, captions, search, metrics")
     p.add_argument("--out", default="demo_out", help="demo folder (default ./demo_out)")
     p.add_argument("--num-videos", type=int, default=None, help="synthetic clips (default: the recipes' size)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of both demo recipes, e.g. train.max_steps=50",
+    )
     p.set_defaults(func=_lazy("videotext.demo:cli_demo"))
     return parser
 

@@ -47,11 +47,12 @@ def cli_demo(args) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    overrides = [f"data.num_videos={args.num_videos}"] if args.num_videos else []
+    overrides = [f"data.synthetic.num_videos={args.num_videos}"] if args.num_videos else []
+    overrides += list(getattr(args, "set", []) or [])
     recipe = load_recipe(CAPTIONER_RECIPE, overrides)
     from .training.data import ensure_synthetic
 
-    data_dir = ensure_synthetic(recipe["data"])
+    data_dir = ensure_synthetic(recipe["data"]["synthetic"])
     dataset = load_prepared(str(data_dir))
     stats = json.loads((Path(data_dir) / "stats.json").read_text())
     print(f"synthetic set: {data_dir}\n  " + ", ".join(f"{k}={len(v)}" for k, v in dataset.items()))

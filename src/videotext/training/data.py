@@ -37,16 +37,17 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------- dataset source
-def synthetic_cache_dir(num_videos: int, seed: int, size: int) -> Path:
-    """`$VIDEOTEXT_CACHE` (default `~/.cache/videotext`) / `synthetic-<n>-<seed>-<size>`."""
+def synthetic_cache_dir(num_videos: int, seed: int, size: int, num_frames: int, fps: int) -> Path:
+    """`$VIDEOTEXT_CACHE` (default `~/.cache/videotext`) / `synthetic-<n>-<seed>-<size>px-<frames>f-<fps>fps`."""
     root = Path(os.environ.get("VIDEOTEXT_CACHE", "~/.cache/videotext")).expanduser()
-    return root / f"synthetic-{int(num_videos)}-{int(seed)}-{int(size)}"
+    return root / f"synthetic-{int(num_videos)}-{int(seed)}-{int(size)}px-{int(num_frames)}f-{int(fps)}fps"
 
 
 def ensure_synthetic(synthetic: dict, workers: int | None = None, progress: bool = True) -> Path:
     """Generate the synthetic set into the cache folder unless it is there; return the folder."""
     n, seed, size = int(synthetic.get("num_videos", 120)), int(synthetic.get("seed", 0)), int(synthetic.get("size", 32))
-    target = synthetic_cache_dir(n, seed, size)
+    num_frames, fps = int(synthetic.get("num_frames", 16)), int(synthetic.get("fps", 8))
+    target = synthetic_cache_dir(n, seed, size, num_frames, fps)
     if (target / "stats.json").is_file():
         return target
     from videotext.datasets_scripts.synthetic import generate_synthetic
@@ -60,9 +61,9 @@ def ensure_synthetic(synthetic: dict, workers: int | None = None, progress: bool
             num_videos=n,
             seed=seed,
             size=size,
-            num_frames=int(synthetic.get("num_frames", 16)),
-            fps=int(synthetic.get("fps", 8)),
-            workers=workers if workers is not None else synthetic.get("workers", 1),
+            num_frames=num_frames,
+            fps=fps,
+            workers=workers if workers is not None else synthetic.get("workers"),  # None: every core
             progress=progress,
         )
         try:

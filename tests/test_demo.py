@@ -1,0 +1,23 @@
+"""`videotext demo` end to end, with both recipes cut down to a few steps."""
+
+import json
+
+from videotext.cli import main
+
+
+def test_demo_runs_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VIDEOTEXT_CACHE", str(tmp_path / "cache"))
+    tiny = ["train.max_steps=3", "train.batch_size=4", "eval.limit=4", "data.num_frames=4",
+            "data.cache_frames_per_clip=8", "tokenizer.vocab_size=200", "data.synthetic.size=32",
+            "data.synthetic.num_frames=8"]  # fmt: skip
+    args = ["demo", "--out", str(tmp_path / "demo"), "--num-videos", "24"]
+    for item in tiny:
+        args += ["--set", item]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "baseline: most frequent training caption" in out and "query:" in out
+    summary = json.loads((tmp_path / "demo" / "demo_metrics.json").read_text())
+    assert "CIDEr" in summary["mffcl"] and "t2v_R@1" in summary["dual_align"]
+    for folder in ("mffcl", "dual_align"):
+        assert (tmp_path / "demo" / folder / "config.json").is_file()
+    assert (tmp_path / "demo" / "index" / "embeddings.npy").is_file()
