@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from transformers import AutoConfig, PretrainedConfig
 from transformers.video_utils import VideoMetadata
 
 
@@ -89,3 +90,20 @@ def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, Video
     metadata.frames_indices = indices
     metadata.height, metadata.width = frames.shape[1], frames.shape[2]
     return frames, metadata
+
+
+def _to_sub_config(value, default_model_type: str, field: str) -> PretrainedConfig:
+    """Turn `None` / a dict / a config into a config instance of a built-in transformers model type."""
+    if isinstance(value, PretrainedConfig):
+        return value
+    if value is None:
+        return AutoConfig.for_model(default_model_type)
+    if isinstance(value, dict):
+        value = dict(value)
+        model_type = value.pop("model_type", default_model_type)
+        value.pop("transformers_version", None)
+        try:
+            return AutoConfig.for_model(model_type, **value)
+        except ValueError as err:
+            raise ValueError(f"`{field}`: unknown model_type {model_type!r} ({err})") from err
+    raise ValueError(f"`{field}` must be a dict, a PretrainedConfig or None, got {type(value).__name__}")

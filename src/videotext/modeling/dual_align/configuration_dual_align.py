@@ -16,6 +16,7 @@ _MASK_MODES = ("remove", "mask")
 _POOLINGS = ("cls", "mean")
 
 
+# Copied from videotext.modeling.shared_blocks._to_sub_config
 def _to_sub_config(value, default_model_type: str, field: str) -> PretrainedConfig:
     """Turn `None` / a dict / a config into a config instance of a built-in transformers model type."""
     if isinstance(value, PretrainedConfig):

@@ -15,6 +15,7 @@ _MAPPING_TYPES = ("transformer", "ffn")
 _TRAIN_STAGES = ("contrastive", "caption", "both")
 
 
+# Copied from videotext.modeling.shared_blocks._to_sub_config
 def _to_sub_config(value, default_model_type: str, field: str) -> PretrainedConfig:
     """Turn `None` / a dict / a config into a config instance of a built-in transformers model type."""
     if isinstance(value, PretrainedConfig):
