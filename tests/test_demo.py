@@ -18,6 +18,8 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert "baseline: most frequent training caption" in out and "query:" in out
     summary = json.loads((tmp_path / "demo" / "demo_metrics.json").read_text())
     assert "CIDEr" in summary["mffcl"] and "t2v_R@1" in summary["dual_align"]
+    top1, searched = summary["search_other_sizes_top1"]
+    assert searched == len(list((tmp_path / "demo" / "other_sizes").glob("*.mp4"))) > 0 and 0 <= top1 <= searched
     for folder in ("mffcl", "dual_align"):
         assert (tmp_path / "demo" / folder / "config.json").is_file()
     assert (tmp_path / "demo" / "index" / "embeddings.npy").is_file()
