@@ -48,7 +48,7 @@ COLOURS = {
     "cyan": (30, 205, 215),
 }
 BACKGROUNDS = {"black": (15, 15, 15), "gray": (110, 110, 110), "white": (240, 240, 240)}
-SIZES = {"small": 0.13, "large": 0.19}  # half-size as a fraction of the frame side
+SIZES = {"small": 0.11, "large": 0.21}  # half-size as a fraction of the frame side; far apart, so size reads at 32 px
 SIZE_SYNONYMS = {"small": ("small", "little"), "large": ("large", "big")}
 SHAPE_ADJECTIVE = {
     "circle": "round",
