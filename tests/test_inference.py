@@ -31,7 +31,7 @@ def workdir(tmp_path_factory):
     generate_synthetic(data, num_videos=24, seed=3, size=32, num_frames=8, fps=8, workers=1, progress=False)
     small = [*TINY, f"data.path={data}", "data.max_train_clips=8"]
     train("mffcl-synthetic-tiny", root / "mffcl", [*small, "train.stages.0.max_steps=1", "train.stages.1.max_steps=2"])
-    train("dual-align-synthetic-tiny", root / "dual", [*small, "train.stages.0.max_steps=2"])
+    train("dual-align-synthetic-tiny", root / "dual", [*small, "train.max_steps=2"])
     return root
 
 

@@ -301,7 +301,7 @@ def test_accelerate_launch_two_processes(synthetic_dir, tmp_path):
         "--set",
         f"data.path={synthetic_dir}",
         "--set",
-        "train.stages.0.max_steps=2",
+        "train.max_steps=2",
         "--set",
         "train.batch_size=2",
         "--set",
