@@ -15,7 +15,7 @@ from videotext.modeling.dual_align import (
     DualAlignProcessor,
     DualAlignVideoProcessor,
 )
-from videotext.modeling.dual_align.modeling_dual_align import timesformer_config_from_vit
+from videotext.modeling.dual_align.modeling_dual_align import symmetric_infonce, timesformer_config_from_vit
 from videotext.modeling.dual_align.processing_dual_align import remove_words
 from videotext.modeling.dual_align.video_processing_dual_align import segment_centre_indices
 from videotext.training.tokenizer import train_caption_tokenizers
@@ -173,6 +173,27 @@ def test_rows_without_nouns_are_masked(processor):
     with torch.no_grad():
         model.eval()
         torch.testing.assert_close(model(**inputs).loss_noun, model(**inputs2).loss_noun)
+
+
+def test_shared_removed_words_are_not_negatives(processor):
+    # rows 0 and 2 both lose "ball": with the default rule each is left out of the other's denominator
+    texts, nouns = ["a ball moves", "a cube spins", "a ball spins"], [["ball"], ["cube"], ["ball"]]
+    inputs = processor(videos=random_videos(3, seed=2), text=texts, nouns=nouns, verbs=[["moves"], ["spins"], ["spins"]])
+    with torch.no_grad():
+        model = make_model()
+        out = model(**inputs)
+        as_negatives = make_model(shared_targets_as_negatives=True)(**inputs)
+    scale = model.logit_scale.exp()
+    logits = scale * out.noun_text_embeds @ out.noun_video_embeds.t()  # (words, fused videos)
+    torch.testing.assert_close(as_negatives.loss_noun, symmetric_infonce(logits))
+    shared = torch.tensor([[False, False, True], [False, False, False], [True, False, False]])
+    expected = symmetric_infonce(logits.masked_fill(shared, torch.finfo(logits.dtype).min))
+    torch.testing.assert_close(out.loss_noun, expected)
+    assert not torch.allclose(out.loss_noun, as_negatives.loss_noun)
+    # verbs: rows 1 and 2 share "spins"
+    vlogits = scale * out.verb_text_embeds @ out.verb_video_embeds.t()
+    vshared = torch.tensor([[False, False, False], [False, False, True], [False, True, False]])
+    torch.testing.assert_close(out.loss_verb, symmetric_infonce(vlogits.masked_fill(vshared, -1e9)))
 
 
 def test_training_steps_lower_loss(batch):

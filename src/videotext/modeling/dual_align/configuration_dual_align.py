@@ -69,6 +69,9 @@ class DualAlignConfig(PretrainedConfig):
         global_loss_weight: weight of L1 in Eq. 7 (1.0).
         noun_loss_weight: weight of L2 in Eq. 7 (1.0).
         verb_loss_weight: weight of L3 in Eq. 7 (1.0).
+        shared_targets_as_negatives: in Eqs. 5/6 also count as negatives the batch rows whose removed words are the
+            very same text as the positive's (e.g. two captions that both lose "man"). False (default) leaves those
+            columns out of the denominator: the same noun cannot be both the pair and a negative.
         num_frames: frames per clip fed to TimeSformer (M in Sec. III-B-1); `None` keeps `vision_config.num_frames`
             (8 for TimeSformer-base). Sets `vision_config.num_frames`.
         mask_mode: how the processor builds the Eq. 5/6 query caption: "remove" (the removed words are deleted, as
@@ -103,6 +106,7 @@ class DualAlignConfig(PretrainedConfig):
         global_loss_weight: float = 1.0,
         noun_loss_weight: float = 1.0,
         verb_loss_weight: float = 1.0,
+        shared_targets_as_negatives: bool = False,
         num_frames: int | None = None,
         mask_mode: str = "remove",
         initializer_range: float = 0.02,
@@ -133,6 +137,7 @@ class DualAlignConfig(PretrainedConfig):
         self.global_loss_weight = global_loss_weight
         self.noun_loss_weight = noun_loss_weight
         self.verb_loss_weight = verb_loss_weight
+        self.shared_targets_as_negatives = shared_targets_as_negatives
         self.num_frames = num_frames
         self.mask_mode = mask_mode
         self.initializer_range = initializer_range
@@ -163,7 +168,13 @@ class DualAlignConfig(PretrainedConfig):
             positive_int(name)
         for name in ("global_loss_weight", "noun_loss_weight", "verb_loss_weight"):
             non_negative_number(name)
-        for name in ("learnable_temperature", "use_global_loss", "use_noun_loss", "use_verb_loss"):
+        for name in (
+            "learnable_temperature",
+            "use_global_loss",
+            "use_noun_loss",
+            "use_verb_loss",
+            "shared_targets_as_negatives",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"`{name}` must be a bool, got {getattr(self, name)!r}")
         if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)):

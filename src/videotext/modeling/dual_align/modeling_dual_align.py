@@ -221,6 +221,17 @@ class DualAlignFusionEncoder(nn.Module):
         return DualAlignFusionOutput(last_hidden_state=hidden_states, pooler_output=pooled, attentions=attentions)
 
 
+def _text_keys(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """One int64 fingerprint per row of token ids (padding ignored): equal texts get equal keys. (B, L) -> (B,)"""
+    ids = input_ids.long() + 1  # 0 is kept for padding
+    if attention_mask is not None:
+        ids = ids * attention_mask.long()
+    # a polynomial hash modulo a 31-bit prime: ids < 2**20 and weights < 2**31 keep each row's sum inside int64
+    prime, modulus = 1_000_003, 2_147_483_647
+    weights = [pow(prime, j, modulus) for j in range(ids.shape[1])]
+    return (ids * torch.tensor(weights, dtype=torch.long, device=ids.device)).sum(dim=1)
+
+
 def _pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, pooling: str) -> torch.Tensor:
     """[CLS] (first position) or masked mean over the sequence: (B, L, D) -> (B, D)."""
     if pooling == "cls":
@@ -371,8 +382,12 @@ class DualAlignModel(DualAlignPreTrainedModel):
         text_side = getattr(self, f"{kind}_text_projection")(_pool(target, target_mask, self.config.target_pooling))
         return F.normalize(video_side, dim=-1), F.normalize(text_side, dim=-1), fused.attentions
 
-    def _masked_infonce(self, video_side, text_side, valid, logit_scale) -> torch.Tensor:
-        """Eqs. 5/6 over the rows that have a removed word, gathered across processes; exact 0 if there is none."""
+    def _masked_infonce(self, video_side, text_side, valid, logit_scale, target_keys=None) -> torch.Tensor:
+        """Eqs. 5/6 over the rows that have a removed word, gathered across processes; exact 0 if there is none.
+
+        Unless `shared_targets_as_negatives`, a column whose removed words equal the row's (same `target_keys`)
+        leaves the denominator: it is the same target, not a negative.
+        """
         if valid is None:
             valid = torch.ones(video_side.shape[0], dtype=torch.bool, device=video_side.device)
         video_side = all_gather_with_grad(video_side)
@@ -381,6 +396,10 @@ class DualAlignModel(DualAlignPreTrainedModel):
         if not bool(valid.any()):
             return (video_side.sum() + text_side.sum()) * 0.0
         logits = logit_scale * text_side[valid] @ video_side[valid].t()  # (words, fused videos)
+        if target_keys is not None and not self.config.shared_targets_as_negatives:
+            keys = all_gather_with_grad(target_keys)[valid]
+            shared = (keys[:, None] == keys[None, :]) & ~torch.eye(len(keys), dtype=torch.bool, device=keys.device)
+            logits = logits.masked_fill(shared, torch.finfo(logits.dtype).min)
         return symmetric_infonce(logits)
 
     def forward(
@@ -461,11 +480,13 @@ class DualAlignModel(DualAlignPreTrainedModel):
                 terms.append(cfg.global_loss_weight * loss_global)
             if cfg.use_noun_loss and "noun" in branches:
                 video_side, text_side, _, valid = branches["noun"]
-                loss_noun = self._masked_infonce(video_side, text_side, valid, logit_scale)  # L2, Eq. 5
+                keys = _text_keys(noun_target_input_ids, noun_target_attention_mask)
+                loss_noun = self._masked_infonce(video_side, text_side, valid, logit_scale, keys)  # L2, Eq. 5
                 terms.append(cfg.noun_loss_weight * loss_noun)
             if cfg.use_verb_loss and "verb" in branches:
                 video_side, text_side, _, valid = branches["verb"]
-                loss_verb = self._masked_infonce(video_side, text_side, valid, logit_scale)  # L3, Eq. 6
+                keys = _text_keys(verb_target_input_ids, verb_target_attention_mask)
+                loss_verb = self._masked_infonce(video_side, text_side, valid, logit_scale, keys)  # L3, Eq. 6
                 terms.append(cfg.verb_loss_weight * loss_verb)
             if terms:
                 loss = torch.stack(terms).sum()  # Eq. 7
