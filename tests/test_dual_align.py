@@ -178,7 +178,9 @@ def test_rows_without_nouns_are_masked(processor):
 def test_shared_removed_words_are_not_negatives(processor):
     # rows 0 and 2 both lose "ball": with the default rule each is left out of the other's denominator
     texts, nouns = ["a ball moves", "a cube spins", "a ball spins"], [["ball"], ["cube"], ["ball"]]
-    inputs = processor(videos=random_videos(3, seed=2), text=texts, nouns=nouns, verbs=[["moves"], ["spins"], ["spins"]])
+    inputs = processor(
+        videos=random_videos(3, seed=2), text=texts, nouns=nouns, verbs=[["moves"], ["spins"], ["spins"]]
+    )
     with torch.no_grad():
         model = make_model()
         out = model(**inputs)
