@@ -451,6 +451,37 @@ def test_plot_word_attention(tmp_path, processor):
     assert result.frame_indices == [0, 2, 3]
 
 
+def test_word_attention_gradcam_matches_autograd(tmp_path, processor):
+    from videotext.visualization import plot_word_attention
+
+    model = make_model()
+    video = random_videos(1, frames=8, seed=6)[0]
+    caption, word = "a man is playing a guitar", "playing"
+    result = plot_word_attention(model, processor, video, caption, word, tmp_path / "cam.png", kind="verb", dpi=40)
+    plain = plot_word_attention(
+        model, processor, video, caption, word, tmp_path / "attn.png", kind="verb", method="attention", dpi=40
+    )
+    assert result.method == "gradcam" and plain.method == "attention"
+    # reference: Grad-CAM of s(x_v, y_v) w.r.t. the third layer's cross-attention, [CLS] query row
+    inputs = processor(videos=[video], text=[caption], verbs=[[word]], return_tensors="pt")
+    tokens, _ = model.get_video_tokens(inputs["pixel_values_videos"])
+    x, y, attentions = model._fine_grained(
+        "verb", tokens, inputs["verb_query_input_ids"], inputs["verb_query_attention_mask"],
+        inputs["verb_target_input_ids"], inputs["verb_target_attention_mask"], output_attentions=True,
+    )  # fmt: skip
+    score = (x * y).sum()
+    grad = torch.autograd.grad(score, attentions[2])[0]
+    cam = (attentions[2] * grad).clamp(min=0)[0].mean(dim=0)[0].detach()  # (Lv,) patch-major, frame-minor
+    cam = cam.reshape(4, 4, 4).permute(2, 0, 1)  # (frames, h, w)
+    assert float(cam.sum()) > 0
+    np.testing.assert_allclose(result.heatmap, (cam / cam.sum()).numpy(), rtol=1e-4, atol=1e-7)
+    assert result.score == pytest.approx(score.item(), abs=1e-5)
+    assert (result.heatmap >= 0).all() and not np.allclose(result.heatmap, plain.heatmap)
+    np.testing.assert_allclose(result.attention, plain.attention, rtol=1e-5)  # same forward pass
+    with pytest.raises(ValueError, match="method"):
+        plot_word_attention(model, processor, video, caption, word, tmp_path / "x.png", method="saliency")
+
+
 def test_gradient_checkpointing_and_tuple_output(batch):
     model = make_model().train()
     model.gradient_checkpointing_enable()  # also hooks both towers' input embeddings (TimeSformer's returns a tuple)

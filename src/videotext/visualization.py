@@ -2,9 +2,12 @@
 multimodal encoder").
 
 `plot_word_attention` removes a word from a caption, runs the multimodal (cross-attention) encoder of Eq. 2 with
-attention outputs, and overlays the attention of the query onto the video patches as a heatmap on three frames.
-The paper uses Grad-CAM on that layer; this shows the cross-attention probabilities themselves (averaged over
-heads), which need no gradient and sum to 1 over the video tokens for every query token.
+attention outputs, and overlays a map over the video patches on three frames:
+
+- `method="gradcam"` (default, the paper's figure): Grad-CAM on the chosen layer's cross-attention, as ALBEF
+  applies it to cross-attention: the score is the Eq. 5/6 similarity s(x, y) between the fused query embedding
+  and the text embedding of the removed word; the map is relu(A * dS/dA) averaged over heads.
+- `method="attention"`: the cross-attention probabilities themselves (averaged over heads; no gradient).
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ class WordAttentionMap:
     Attributes:
         attention: `(num_query_tokens, frames, h, w)` head-averaged cross-attention of every query token over the
             video patches at the chosen layer; each query row sums to 1.
-        heatmap: `(frames, h, w)` the map drawn: the [CLS] query row (`query="cls"`) or the mean over the real query
-            tokens (`query="mean"`); sums to 1.
+        heatmap: `(frames, h, w)` the map drawn, from the [CLS] query row (`query="cls"`) or the mean over the real
+            query tokens (`query="mean"`): the attention (sums to 1) or its Grad-CAM (>= 0, scaled to sum to 1
+            unless all zero).
+        method: "gradcam" or "attention".
+        score: the similarity s(x, y) of the fused query and the removed word (Eqs. 5/6), in [-1, 1].
         query_text: the caption with `word` removed (or masked), as fed to the text encoder.
         layer: the 0-based fusion layer used.
         frame_indices: the model frames shown in the figure.
@@ -35,6 +41,8 @@ class WordAttentionMap:
     heatmap: np.ndarray
     query_text: str
     layer: int
+    method: str
+    score: float
     frame_indices: list[int]
     path: str
 
@@ -47,7 +55,6 @@ def _frames_for_display(pixel_values: torch.Tensor, video_processor) -> np.ndarr
     return frames.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
-@torch.no_grad()
 def plot_word_attention(
     model,
     processor,
@@ -57,6 +64,8 @@ def plot_word_attention(
     out_path: str | os.PathLike,
     layer: int | None = None,
     query: str = "cls",
+    method: str = "gradcam",
+    kind: str = "noun",
     num_display_frames: int = 3,
     frame_size_inches: float = 2.5,
     dpi: int = 100,
@@ -73,6 +82,8 @@ def plot_word_attention(
         out_path: PNG path.
         layer: 0-based fusion layer; default the third (index 2, the paper's choice) or the last if fewer.
         query: "cls" (the query's [CLS] row, which is what the fine-grained embedding pools) or "mean".
+        method: "gradcam" (default) or "attention" (see the module docstring).
+        kind: "noun" or "verb": which fine-grained branch (Eq. 5 or Eq. 6 projections) scores the removed word.
         num_display_frames: frames shown side by side (evenly spread over the model frames; 3 as in the paper).
         frame_size_inches, dpi: each panel is `frame_size_inches * dpi` pixels square; the PNG is
             `(num_display_frames * frame_size_inches * dpi) x (frame_size_inches * dpi)` pixels.
@@ -85,35 +96,52 @@ def plot_word_attention(
 
     if query not in ("cls", "mean"):
         raise ValueError(f"`query` must be 'cls' or 'mean', got {query!r}")
-    inputs = processor(videos=[video], text=[caption], nouns=[[word]], return_tensors="pt")
-    if not bool(inputs["noun_valid"][0]):
+    if method not in ("gradcam", "attention"):
+        raise ValueError(f"`method` must be 'gradcam' or 'attention', got {method!r}")
+    if kind not in ("noun", "verb"):
+        raise ValueError(f"`kind` must be 'noun' or 'verb', got {kind!r}")
+    inputs = processor(videos=[video], text=[caption], **{f"{kind}s": [[word]]}, return_tensors="pt")
+    if not bool(inputs[f"{kind}_valid"][0]):
         raise ValueError(f"word {word!r} does not occur in the caption {caption!r}")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    pixel_values = inputs["pixel_values_videos"].to(device)
-    query_ids = inputs["noun_query_input_ids"].to(device)
-    query_mask = inputs["noun_query_attention_mask"].to(device)
-    fused = model.get_fusion_outputs(query_ids, query_mask, pixel_values_videos=pixel_values, output_attentions=True)
+    ids = {k: inputs[f"{kind}_{k}"].to(device) for k in ("query_input_ids", "query_attention_mask")}
+    ids.update({k: inputs[f"{kind}_{k}"].to(device) for k in ("target_input_ids", "target_attention_mask")})
+    query_mask = ids["query_attention_mask"]
+    with torch.enable_grad():
+        video_tokens, _ = model.get_video_tokens(inputs["pixel_values_videos"].to(device))
+        video_side, text_side, attentions = model._fine_grained(
+            kind, video_tokens, ids["query_input_ids"], query_mask, ids["target_input_ids"],
+            ids["target_attention_mask"], output_attentions=True,
+        )  # fmt: skip
+        num_layers = len(attentions)
+        if layer is None:
+            layer = min(2, num_layers - 1)
+        if not 0 <= layer < num_layers:
+            raise ValueError(f"`layer` must be in [0, {num_layers - 1}], got {layer}")
+        score = (video_side[0] * text_side[0]).sum()  # s(x, y) of Eqs. 5/6 (both sides are normalised)
+        attn = attentions[layer]  # (1, heads, Lq, Lv)
+        grad = torch.autograd.grad(score, attn)[0] if method == "gradcam" else None
     model.train(was_training)
-
-    num_layers = len(fused.attentions)
-    if layer is None:
-        layer = min(2, num_layers - 1)
-    if not 0 <= layer < num_layers:
-        raise ValueError(f"`layer` must be in [0, {num_layers - 1}], got {layer}")
-    probs = fused.attentions[layer][0].float().mean(dim=0).cpu()  # (Lq, Lv) averaged over heads
+    probs = attn[0].detach().float().mean(dim=0).cpu()  # (Lq, Lv) averaged over heads
+    if method == "gradcam":
+        cam = (attn[0].detach() * grad[0]).clamp(min=0).float().mean(dim=0).cpu()  # (Lq, Lv)
+    else:
+        cam = probs
 
     vcfg = model.config.vision_config
     num_frames = vcfg.num_frames
     grid = vcfg.image_size // vcfg.patch_size
+
     # TimeSformer token order after [CLS] is patch-major, frame-minor: index = (row * grid + col) * T + t.
-    attention = probs.reshape(-1, grid, grid, num_frames).permute(0, 3, 1, 2).contiguous()  # (Lq, T, h, w)
-    if query == "cls":
-        heatmap = attention[0]
-    else:
-        valid = query_mask[0].bool().cpu()
-        heatmap = attention[valid].mean(dim=0)
+    def to_frames(rows: torch.Tensor) -> torch.Tensor:
+        return rows.reshape(-1, grid, grid, num_frames).permute(0, 3, 1, 2).contiguous()  # (Lq, T, h, w)
+
+    attention, cam = to_frames(probs), to_frames(cam)
+    heatmap = cam[0] if query == "cls" else cam[query_mask[0].bool().cpu()].mean(dim=0)
+    if method == "gradcam" and float(heatmap.sum()) > 0:
+        heatmap = heatmap / heatmap.sum()
 
     frames = _frames_for_display(inputs["pixel_values_videos"][0], processor.video_processor)  # (T, H, W, 3)
     height, width = frames.shape[1:3]
@@ -130,17 +158,19 @@ def plot_word_attention(
         ax.imshow(heat, cmap="jet", alpha=alpha, vmin=float(upsampled.min()), vmax=float(upsampled.max()))
         ax.set_axis_off()
         ax.set_title(f"frame {frame_idx}", fontsize=8)
-    fig.suptitle(f"'{word}' | layer {layer + 1}", fontsize=8)
+    fig.suptitle(f"'{word}' | layer {layer + 1} | {method}", fontsize=8)
     fig.subplots_adjust(left=0, right=1, bottom=0, top=0.85, wspace=0.02)
     out_path = os.fspath(out_path)
     fig.savefig(out_path, dpi=dpi, format="png")
     plt.close(fig)
-    query_text = processor.tokenizer.decode(inputs["noun_query_input_ids"][0], skip_special_tokens=True)
+    query_text = processor.tokenizer.decode(inputs[f"{kind}_query_input_ids"][0], skip_special_tokens=True)
     return WordAttentionMap(
         attention=attention.numpy(),
         heatmap=heatmap.numpy(),
         query_text=query_text,
         layer=layer,
+        method=method,
+        score=float(score.detach()),
         frame_indices=shown,
         path=out_path,
     )
