@@ -198,6 +198,36 @@ def test_shared_removed_words_are_not_negatives(processor):
     torch.testing.assert_close(out.loss_verb, symmetric_infonce(vlogits.masked_fill(vshared, -1e9)))
 
 
+def _two_process_worker(rank: int, folder: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=2)
+    try:
+        full = torch.load(f"{folder}/batch.pt")
+        half = {k: v[2 * rank : 2 * rank + 2] for k, v in full.items()}  # this process's 2 rows of 4
+        out = make_model()(**half)
+        out.loss.backward()  # the gathered terms must backpropagate into the local rows
+        losses = torch.stack([out.loss_global, out.loss_noun, out.loss_verb]).detach()
+        torch.save(losses, f"{folder}/losses_{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_losses_gather_negatives_across_processes(tmp_path, processor):
+    # 2 processes x 2 rows give the same L1 / L2 / L3 as one process with all 4 rows (shared nouns included)
+    texts = ["a ball moves", "a cube spins", "a ball spins", "a man jumps"]
+    nouns, verbs = [["ball"], ["cube"], ["ball"], ["man"]], [["moves"], ["spins"], ["spins"], ["jumps"]]
+    full = processor(videos=random_videos(4, seed=3), text=texts, nouns=nouns, verbs=verbs)
+    full = {k: v for k, v in full.items() if isinstance(v, torch.Tensor)}
+    torch.save(full, tmp_path / "batch.pt")
+    with torch.no_grad():
+        out = make_model()(**full)
+    expected = torch.stack([out.loss_global, out.loss_noun, out.loss_verb])
+    torch.multiprocessing.spawn(_two_process_worker, args=(str(tmp_path),), nprocs=2, join=True)
+    for rank in range(2):
+        torch.testing.assert_close(torch.load(tmp_path / f"losses_{rank}.pt"), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_training_steps_lower_loss(batch):
     model = make_model(learnable_temperature=True).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
