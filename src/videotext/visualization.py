@@ -106,10 +106,10 @@ def plot_word_attention(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    ids = {k: inputs[f"{kind}_{k}"].to(device) for k in ("query_input_ids", "query_attention_mask")}
-    ids.update({k: inputs[f"{kind}_{k}"].to(device) for k in ("target_input_ids", "target_attention_mask")})
+    names = ("query_input_ids", "query_attention_mask", "target_input_ids", "target_attention_mask")
+    ids = {k: inputs[f"{kind}_{k}"].to(device) for k in names}
     query_mask = ids["query_attention_mask"]
-    with torch.enable_grad():
+    with torch.set_grad_enabled(method == "gradcam"):  # plain attention needs no autograd graph
         video_tokens, _ = model.get_video_tokens(inputs["pixel_values_videos"].to(device))
         video_side, text_side, attentions = model._fine_grained(
             kind, video_tokens, ids["query_input_ids"], query_mask, ids["target_input_ids"],
