@@ -125,10 +125,6 @@ def plot_word_attention(
         grad = torch.autograd.grad(score, attn)[0] if method == "gradcam" else None
     model.train(was_training)
     probs = attn[0].detach().float().mean(dim=0).cpu()  # (Lq, Lv) averaged over heads
-    if method == "gradcam":
-        cam = (attn[0].detach() * grad[0]).clamp(min=0).float().mean(dim=0).cpu()  # (Lq, Lv)
-    else:
-        cam = probs
 
     vcfg = model.config.vision_config
     num_frames = vcfg.num_frames
@@ -138,7 +134,11 @@ def plot_word_attention(
     def to_frames(rows: torch.Tensor) -> torch.Tensor:
         return rows.reshape(-1, grid, grid, num_frames).permute(0, 3, 1, 2).contiguous()  # (Lq, T, h, w)
 
-    attention, cam = to_frames(probs), to_frames(cam)
+    attention = to_frames(probs)
+    if method == "gradcam":
+        cam = to_frames((attn[0].detach() * grad[0]).clamp(min=0).float().mean(dim=0).cpu())  # relu(A * dS/dA)
+    else:
+        cam = attention
     heatmap = cam[0] if query == "cls" else cam[query_mask[0].bool().cpu()].mean(dim=0)
     if method == "gradcam" and float(heatmap.sum()) > 0:
         heatmap = heatmap / heatmap.sum()
