@@ -495,7 +495,7 @@ def test_word_attention_gradcam_matches_autograd(tmp_path, processor):
     # reference: Grad-CAM of s(x_v, y_v) w.r.t. the third layer's cross-attention, [CLS] query row
     inputs = processor(videos=[video], text=[caption], verbs=[[word]], return_tensors="pt")
     tokens, _ = model.get_video_tokens(inputs["pixel_values_videos"])
-    x, y, attentions = model._fine_grained(
+    x, y, attentions = model.get_word_alignment(
         "verb", tokens, inputs["verb_query_input_ids"], inputs["verb_query_attention_mask"],
         inputs["verb_target_input_ids"], inputs["verb_target_attention_mask"], output_attentions=True,
     )  # fmt: skip
@@ -510,6 +510,9 @@ def test_word_attention_gradcam_matches_autograd(tmp_path, processor):
     np.testing.assert_allclose(result.attention, plain.attention, rtol=1e-5)  # same forward pass
     with pytest.raises(ValueError, match="method"):
         plot_word_attention(model, processor, video, caption, word, tmp_path / "x.png", method="saliency")
+    with pytest.raises(ValueError, match="kind"):
+        model.get_word_alignment("adjective", tokens, *(inputs[f"verb_{k}"] for k in ("query_input_ids",
+            "query_attention_mask", "target_input_ids", "target_attention_mask")))  # fmt: skip
 
 
 def test_gradient_checkpointing_and_tuple_output(batch):

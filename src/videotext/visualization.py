@@ -111,7 +111,7 @@ def plot_word_attention(
     query_mask = ids["query_attention_mask"]
     with torch.set_grad_enabled(method == "gradcam"):  # plain attention needs no autograd graph
         video_tokens, _ = model.get_video_tokens(inputs["pixel_values_videos"].to(device))
-        video_side, text_side, attentions = model._fine_grained(
+        video_side, text_side, attentions = model.get_word_alignment(
             kind, video_tokens, ids["query_input_ids"], query_mask, ids["target_input_ids"],
             ids["target_attention_mask"], output_attentions=True,
         )  # fmt: skip

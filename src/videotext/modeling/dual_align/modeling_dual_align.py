@@ -373,13 +373,31 @@ class DualAlignModel(DualAlignPreTrainedModel):
         query_states = self.text_model(input_ids=query_input_ids, attention_mask=query_attention_mask).last_hidden_state
         return self.fusion(query_states, query_attention_mask, video_tokens, output_attentions=output_attentions)
 
-    def _fine_grained(self, kind, video_tokens, query_ids, query_mask, target_ids, target_mask, output_attentions):
+    def get_word_alignment(
+        self,
+        kind: str,
+        video_tokens: torch.Tensor,
+        query_input_ids: torch.Tensor,
+        query_attention_mask: torch.Tensor | None,
+        target_input_ids: torch.Tensor,
+        target_attention_mask: torch.Tensor | None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """One fine-grained branch (Eq. 5 for kind="noun", Eq. 6 for "verb") for the processor's `<kind>_*` inputs.
+
+        Returns the normalised fused-video side x `(B, projection_dim)`, the normalised removed-word side y
+        `(B, projection_dim)` (their dot product is the s(x, y) the loss contrasts) and, with
+        `output_attentions`, the fusion cross-attention of every layer `(B, heads, query_len, video_tokens)`.
+        """
+        if kind not in ("noun", "verb"):
+            raise ValueError(f"`kind` must be 'noun' or 'verb', got {kind!r}")
         fused = self.get_fusion_outputs(
-            query_ids, query_mask, video_tokens=video_tokens, output_attentions=output_attentions
+            query_input_ids, query_attention_mask, video_tokens=video_tokens, output_attentions=output_attentions
         )
         video_side = getattr(self, f"{kind}_video_projection")(fused.pooler_output)  # x_n / x_v
-        target = self.text_model(input_ids=target_ids, attention_mask=target_mask).last_hidden_state
-        text_side = getattr(self, f"{kind}_text_projection")(_pool(target, target_mask, self.config.target_pooling))
+        target = self.text_model(input_ids=target_input_ids, attention_mask=target_attention_mask).last_hidden_state
+        pooled = _pool(target, target_attention_mask, self.config.target_pooling)
+        text_side = getattr(self, f"{kind}_text_projection")(pooled)
         return F.normalize(video_side, dim=-1), F.normalize(text_side, dim=-1), fused.attentions
 
     def _masked_infonce(self, video_side, text_side, valid, logit_scale, target_keys=None) -> torch.Tensor:
@@ -464,7 +482,7 @@ class DualAlignModel(DualAlignPreTrainedModel):
                     )
                 continue
             branches[kind] = (
-                *self._fine_grained(
+                *self.get_word_alignment(
                     kind, video_tokens, query_ids, query_mask, target_ids, target_mask, output_attentions
                 ),
                 valid,
