@@ -11,6 +11,7 @@ from videotext.cli import main
 
 TINY = [
     "train.batch_size=4",
+    "train.cpu_processes=1",
     "eval.limit=4",
     "eval.batch_size=4",
     "eval.generate.max_new_tokens=6",

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 # a tiny run: small everything, no frame decoding after the first pass
 TINY = [
     "train.batch_size=4",
+    "train.cpu_processes=1",
     "train.log_every=1",
     "eval.limit=4",
     "eval.batch_size=4",
@@ -78,7 +79,7 @@ def test_overrides_are_yaml_scalars():
     r = load_recipe(
         "mffcl-synthetic-tiny",
         [
-            "train.batch_size=3",
+            "train.batch_size=6",
             "train.stages.1.lr=3e-4",
             "lora.enabled=true",
             "data.path=/some/where",
@@ -87,7 +88,7 @@ def test_overrides_are_yaml_scalars():
             "train.stages.0.schedule={name: constant}",
         ],
     )
-    assert r["train"]["batch_size"] == 3
+    assert r["train"]["batch_size"] == 6
     assert r["train"]["stages"][1]["lr"] == pytest.approx(3e-4) and isinstance(r["train"]["stages"][1]["lr"], float)
     assert r["lora"]["enabled"] is True
     assert r["data"]["path"] == "/some/where"
@@ -103,6 +104,8 @@ def test_overrides_are_yaml_scalars():
         (["method=nope"], "method"),
         (["train.optimizer=sgd"], "train.optimizer"),
         (["train.batch_size=0"], "train.batch_size"),
+        (["train.batch_size=63"], "train.batch_size"),  # does not split over the recipe's 2 CPU processes
+        (["train.cpu_processes=0"], "train.cpu_processes"),
         (["train.stages.0.schedule.name=cosine"], "train.stages[0].schedule.name"),
         (["train.stages.0.epochs=2"], "train.stages[0]"),  # epochs and max_steps both set
         (["train.stages.1.objective=pretrain"], "train.stages[1].objective"),
@@ -318,6 +321,49 @@ def test_accelerate_launch_two_processes(synthetic_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_processes"] == 2 and metrics["global_step"] == 2
+    assert (out / "model.safetensors").is_file()
+
+
+def test_cpu_process_count_and_batch_split(monkeypatch):
+    from videotext.training import cpu_launch
+
+    for var in (cpu_launch.ENV, "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: False)
+    monkeypatch.setattr(cpu_launch, "_usable_cores", lambda: 2)
+    assert [cpu_launch.cpu_process_count(n) for n in (1, 2, 8)] == [1, 2, 2]
+    assert cpu_launch.per_process_batch_size(64, 2) == 64  # under a launch of the user's own: per process
+    monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: True)
+    assert cpu_launch.cpu_process_count(2) == 1
+    monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: False)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # already inside accelerate launch / torchrun
+    assert cpu_launch.cpu_process_count(2) == 1
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.setenv(cpu_launch.ENV, "2")  # inside the processes train started
+    assert cpu_launch.cpu_process_count(2) == 1
+    assert cpu_launch.per_process_batch_size(64, 2) == 32 and cpu_launch.per_process_batch_size(64, 1) == 64
+
+
+@pytest.mark.skipif(os.environ.get("VIDEOTEXT_SKIP_MULTIPROCESS") == "1", reason="multi-process launch disabled")
+def test_train_starts_its_cpu_processes(synthetic_dir, tmp_path, capfd):
+    from videotext.cli import main
+    from videotext.training import cpu_launch
+
+    if cpu_launch.cpu_process_count(2) != 2:
+        pytest.skip("needs 2 cores and no accelerator")
+    out = tmp_path / "two"
+    overrides = [o for o in TINY if not o.startswith("train.cpu_processes")]
+    overrides += [f"data.path={synthetic_dir}", "train.stages.0.max_steps=2", "train.stages.1.max_steps=2"]
+    args = ["train", "mffcl-synthetic-tiny", "--output-dir", str(out)]
+    for item in overrides:
+        args += ["--set", item]
+    assert main(args) == 0
+    printed = capfd.readouterr().out  # the launched processes' output too
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_processes"] == 2 and metrics["batch_size_per_process"] == 2  # the global batch of 4, split
+    assert metrics["recipe"] == "mffcl-synthetic-tiny" and metrics["global_step"] == 4
+    assert "2 single-thread CPU processes" in printed and printed.count('"CIDEr"') == 1  # printed by the parent only
+    assert json.loads(printed[printed.rindex("{") :]) == pytest.approx(metrics["final"])
     assert (out / "model.safetensors").is_file()
 
 

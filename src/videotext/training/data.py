@@ -227,12 +227,20 @@ class VideoTextDataset(torch.utils.data.Dataset):
         return (self.split[i] for i in range(len(self.split)))
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        row = self.split[int(index)]
+        return self._item(self.split[int(index)], int(index))
+
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        # the DataLoader's batched fetch: one Arrow read per batch instead of one per clip
+        indices = [int(i) for i in indices]
+        columns = self.split[indices]
+        return [self._item({k: v[j] for k, v in columns.items()}, i) for j, i in enumerate(indices)]
+
+    def _item(self, row: dict, index: int) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, self.epoch, int(index)]) if self.train else None
         captions = [c for c in row["captions"] if c and c.strip()] or [""]
         k = int(rng.integers(len(captions))) if self.train else 0
         frames = sample_frames(row, self.num_frames, self.train, rng, cache=self.cache, size=self.size)
-        item = {"video": frames, "text": captions[k], "video_id": row.get("video_id", str(index)), "index": int(index)}
+        item = {"video": frames, "text": captions[k], "video_id": row.get("video_id", str(index)), "index": index}
         for col in ("nouns", "verbs"):
             if col in self._columns and row[col] is not None and k < len(row[col]):
                 item[col] = list(row[col][k] or [])

@@ -9,6 +9,10 @@ Trains any videotext method from a YAML recipe, with the same code in every sett
         # (also on a CPU-only host: torchrun processes with the gloo backend; `--cpu` alone expects mpirun)
     videotext train mffcl-msvd --output-dir runs/msvd --resume                    # continue the last checkpoint
 
+A recipe with `train.cpu_processes: N` (the CPU tiny recipes) run by `train` / `videotext train` on a host without
+accelerators starts the `accelerate launch` line above itself, with N single-thread processes sharing the recipe's
+global `batch_size` (`cpu_launch.py`); `--set train.cpu_processes=1` keeps it in one process.
+
 Skeleton (accelerate's `complete_nlp_example.py`): build data and model (after `set_seed`, so the seed also
 controls the weight init), one optimizer over every parameter that some stage trains, one LambdaLR over the whole
 run (`schedules.build_scheduler`), `accelerator.prepare(model, optimizer, train_dataloader, scheduler)`, then per
@@ -176,11 +180,16 @@ def train(
     overrides: list[str] | None = None,
     resume: bool = False,
 ) -> dict:
-    """Train a recipe into `output_dir`; returns the metrics dict also written to `OUT/metrics.json`."""
+    """Train a recipe into `output_dir`; returns the metrics dict also written to `OUT/metrics.json`.
+
+    With `train.cpu_processes > 1` on a host without accelerators (and not already under a launch) the training
+    runs in that many launched processes (`cpu_launch.launch`) and this call waits for them."""
     from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
     from accelerate.utils import ProjectConfiguration, set_seed
     from tqdm.auto import tqdm
 
+    from .cpu_launch import cpu_process_count, per_process_batch_size
+    from .cpu_launch import launch as launch_cpu_processes
     from .data import FrameCache, VideoTextDataset, build_collator, load_dataset_for_recipe, make_frame_loader
     from .model_factory import build_model_and_processor, method_spec
 
@@ -192,7 +201,17 @@ def train(
     out = Path(output_dir).expanduser().resolve()
     tr, data_cfg, method = recipe["train"], recipe["data"], recipe["method"]
     spec = method_spec(method)
+    existing = _checkpoints(out)
+    if resume and not existing:
+        raise FileNotFoundError(f"--resume: no checkpoint under {out / CHECKPOINT_DIR}")
+    num_cpu_processes = cpu_process_count(tr["cpu_processes"])
+    if num_cpu_processes > 1:
+        # the data (and the synthetic set's generation) once, here, before several processes look for it
+        load_dataset_for_recipe(data_cfg, progress=True)
+        return launch_cpu_processes(recipe, out, num_cpu_processes, resume)
 
+    # stages leave towers unused (e.g. the decoder in MFFCL's contrastive stage)
+    ddp_kwargs = DistributedDataParallelKwargs(find_unused_parameters=True)
     accelerator = Accelerator(
         cpu=_cpu_only_distributed(),
         mixed_precision=tr["mixed_precision"],
@@ -202,13 +221,9 @@ def train(
         log_with=tr["report_to"] or None,
         project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-        # stages leave towers unused (e.g. the decoder in MFFCL's contrastive stage)
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        kwargs_handlers=[ddp_kwargs],
     )
     main = accelerator.is_main_process
-    existing = _checkpoints(out)
-    if resume and not existing:
-        raise FileNotFoundError(f"--resume: no checkpoint under {out / CHECKPOINT_DIR}")
     if main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "recipe.yaml").write_text(dump_recipe(recipe))
@@ -242,6 +257,8 @@ def train(
         processor = spec.processor_cls.from_pretrained(str(snapshot))
     captions = [c for caps in train_split["captions"] for c in caps] if recipe["tokenizer"]["train"] else None
     model, processor = build_model_and_processor(recipe, train_captions=captions, processor=processor)
+    # buffers that training never changes (position ids, a fixed temperature) need no broadcast every step
+    ddp_kwargs.broadcast_buffers = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
     if main and not snapshot.is_dir():
         processor.save_pretrained(str(snapshot))
 
@@ -282,9 +299,10 @@ def train(
     collator = build_collator(method, processor)
     g = torch.Generator()
     g.manual_seed(recipe["seed"])
+    batch_size = per_process_batch_size(tr["batch_size"], accelerator.num_processes)
     train_dl = torch.utils.data.DataLoader(
         train_ds,
-        batch_size=tr["batch_size"],
+        batch_size=batch_size,
         shuffle=True,
         collate_fn=collator,
         num_workers=data_cfg["num_workers"],
@@ -539,6 +557,7 @@ def train(
             ],
             "resumed_from_step": resumed_from,
             "num_processes": accelerator.num_processes,
+            "batch_size_per_process": batch_size,
             "train_clips": len(train_ds),
             "final_loss": last_loss,
             "steps_this_run": len(step_times),
@@ -571,6 +590,8 @@ def cli_train(args) -> int:
     if not args.output_dir:
         raise SystemExit("videotext train: --output-dir is required")
     metrics = train(args.recipe, args.output_dir, overrides=args.set, resume=args.resume)
-    if metrics.get("final"):
+    from .cpu_launch import ENV
+
+    if metrics.get("final") and ENV not in os.environ:  # launched processes leave the printing to their parent
         print(json.dumps(metrics["final"], indent=2))
     return 0

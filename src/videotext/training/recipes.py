@@ -28,7 +28,9 @@ Schema (see `DEFAULTS` for every default)::
     train:
       batch_size, gradient_accumulation_steps, mixed_precision (no|fp16|bf16), max_grad_norm,
       optimizer (adam|adamw), weight_decay, betas, eps, max_steps (global cap), checkpoint_every,
-      keep_checkpoints, eval_every, log_every, report_to
+      keep_checkpoints, eval_every, log_every, report_to,
+      cpu_processes                # >1: on a host without accelerators `train` starts this many single-thread
+                                   # data-parallel processes (accelerate launch); batch_size is then the global batch
       stages: [{name, objective, epochs | max_steps, lr, schedule: {name, ...}, freeze: [regex],
                 train_only: [regex], config: {...}}]
     lora: {enabled, r, alpha, dropout, include_lm_head, modules_to_save}
@@ -96,6 +98,7 @@ DEFAULTS: dict[str, Any] = {
         "eval_every": None,
         "log_every": 10,
         "report_to": [],
+        "cpu_processes": 1,
         "stages": [],
     },
     "lora": {
@@ -346,8 +349,17 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
         _check(v is None or (_is_int(v) and v > 0), name, f"data.{key}", f"must be null or an int > 0, got {v!r}")
 
     tr = r["train"]
-    for key in ("batch_size", "gradient_accumulation_steps", "checkpoint_every", "keep_checkpoints", "log_every"):
+    for key in (
+        "batch_size", "gradient_accumulation_steps", "checkpoint_every", "keep_checkpoints", "log_every",
+        "cpu_processes",
+    ):  # fmt: skip
         _check(_is_int(tr[key]) and tr[key] > 0, name, f"train.{key}", f"must be an int > 0, got {tr[key]!r}")
+    _check(
+        tr["batch_size"] % tr["cpu_processes"] == 0,
+        name,
+        "train.batch_size",
+        f"must split evenly over train.cpu_processes={tr['cpu_processes']}, got {tr['batch_size']}",
+    )
     for key in ("max_steps", "eval_every"):
         v = tr[key]
         _check(v is None or (_is_int(v) and v > 0), name, f"train.{key}", f"must be null or an int > 0, got {v!r}")

@@ -97,7 +97,8 @@ class MffclProcessor(ProcessorMixin):
             texts = [text] if isinstance(text, str) else list(text)
             if not all(isinstance(t, str) for t in texts):
                 raise ValueError("`text` must be a string or a list of strings")
-            token_lists = [self.tokenizer(t.strip(), add_special_tokens=False)["input_ids"] for t in texts]
+            stripped = [t.strip() for t in texts]
+            token_lists = self.tokenizer(stripped, add_special_tokens=False)["input_ids"] if texts else []
             if return_labels:
                 eos = self.tokenizer.eos_token_id
                 if eos is None:
@@ -106,7 +107,7 @@ class MffclProcessor(ProcessorMixin):
                 ids, mask = _pad(token_lists, _pad_id(self.tokenizer), side="right")
                 labels = [[tok if m else -100 for tok, m in zip(row, row_mask)] for row, row_mask in zip(ids, mask)]
                 enc = self.text_encoder_tokenizer(
-                    [t.strip() for t in texts], truncation=True, max_length=max_length, add_special_tokens=True
+                    stripped, truncation=True, max_length=max_length, add_special_tokens=True
                 )["input_ids"]
                 enc_ids, enc_mask = _pad(enc, _pad_id(self.text_encoder_tokenizer), side="right")
                 data.update(

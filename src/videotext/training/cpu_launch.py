@@ -1,0 +1,91 @@
+"""Data-parallel training on a host without accelerators (`train.cpu_processes` in a recipe).
+
+On a small CPU host, N single-thread processes each taking 1/N of the batch run a step faster than one process
+with N threads: the tiny models' matmuls are too small to keep several threads busy, and the per-op overhead is
+paid once per process instead of once for the whole batch (MFFCL tiny, 2 cores: 0.119 s vs 0.199 s per joint
+step). `train` therefore starts `accelerate launch --multi_gpu --num_processes N -m videotext train ...` itself
+when a recipe asks for it and nothing else launched it; the processes gather contrastive negatives across each
+other, so the global batch stays `train.batch_size`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+# set in the launched processes: its value is the process count the recipe's batch is split over
+ENV = "VIDEOTEXT_CPU_PROCESSES"
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _has_accelerator() -> bool:
+    xpu, mps = getattr(torch, "xpu", None), getattr(torch.backends, "mps", None)
+    return (
+        torch.cuda.is_available()
+        or (xpu is not None and xpu.is_available())
+        or (mps is not None and mps.is_available())
+    )
+
+
+def cpu_process_count(requested: int) -> int:
+    """Processes `train` should start for a recipe asking for `requested`; 1 = train in this process.
+
+    1 when already inside a launch (accelerate, torchrun), on a host with an accelerator, or with one core."""
+    if requested <= 1 or ENV in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return 1
+    if _has_accelerator():
+        return 1
+    return max(1, min(requested, _usable_cores()))
+
+
+def per_process_batch_size(batch_size: int, num_processes: int) -> int:
+    """The recipe's batch is global in processes started by `launch`, per process under any other launch."""
+    return batch_size // num_processes if os.environ.get(ENV) == str(num_processes) else batch_size
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch(recipe: dict, output_dir: Path, num_processes: int, resume: bool) -> dict:
+    """Run `videotext train` for `recipe` on `num_processes` single-thread processes; returns OUT/metrics.json."""
+    from .recipes import dump_recipe
+
+    if recipe.get("_source"):
+        source, overrides = recipe["_source"], list(recipe.get("_overrides") or [])
+    else:  # a recipe given as a dict: hand the processes its resolved YAML
+        output_dir.mkdir(parents=True, exist_ok=True)
+        source, overrides = str(output_dir / "launch_recipe.yaml"), []
+        Path(source).write_text(dump_recipe(recipe))
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        # on a CPU-only host `--multi_gpu` starts torchrun processes with the gloo backend
+        "--multi_gpu", "--num_processes", str(num_processes), "--num_machines", "1",
+        "--main_process_port", str(_free_port()), "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "videotext", "train", source, "--output-dir", str(output_dir),
+    ]  # fmt: skip
+    for item in overrides:
+        cmd += ["--set", item]
+    if resume:
+        cmd.append("--resume")
+    env = {**os.environ, ENV: str(num_processes), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    print(f"training on {num_processes} single-thread CPU processes (train.cpu_processes; set it to 1 to stay "
+          f"in this process)", flush=True)  # fmt: skip
+    code = subprocess.run(cmd, env=env).returncode
+    if code != 0:
+        raise RuntimeError(f"`videotext train` on {num_processes} CPU processes exited with status {code}; "
+                           "its error is printed above")  # fmt: skip
+    return json.loads((output_dir / "metrics.json").read_text())
