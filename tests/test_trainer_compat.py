@@ -55,3 +55,18 @@ def test_trainer_trains_tiny_mffcl(train_split, tmp_path):
     assert any(n.startswith("language_model.") for n in changed)
     assert any(n.startswith("vision_model.") for n in changed)
     assert any(n.startswith("text_encoder.") for n in changed)
+
+
+def test_batched_fetch_matches_per_clip_items(train_split):
+    import numpy as np
+
+    from videotext.training.data import FrameCache, VideoTextDataset
+
+    dataset = VideoTextDataset(train_split, num_frames=4, train=True, seed=3, cache=FrameCache(8))
+    indices = [5, 0, 2, 2]
+    batched, single = dataset.__getitems__(indices), [dataset[i] for i in indices]
+    assert [b["index"] for b in batched] == indices
+    for b, s in zip(batched, single):
+        assert b.keys() == s.keys() and b["text"] == s["text"] and b["video_id"] == s["video_id"]
+        assert b["nouns"] == s["nouns"] and b["verbs"] == s["verbs"]
+        np.testing.assert_array_equal(b["video"], s["video"])

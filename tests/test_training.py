@@ -331,16 +331,18 @@ def test_cpu_process_count_and_batch_split(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: False)
     monkeypatch.setattr(cpu_launch, "_usable_cores", lambda: 2)
-    assert [cpu_launch.cpu_process_count(n) for n in (1, 2, 8)] == [1, 2, 2]
+    assert [cpu_launch.cpu_process_count(n, 64) for n in (1, 2, 8)] == [1, 2, 2]
+    monkeypatch.setattr(cpu_launch, "_usable_cores", lambda: 3)
+    assert cpu_launch.cpu_process_count(4, 8) == 2  # 3 cores, but 8 clips split evenly over 2 processes
     assert cpu_launch.per_process_batch_size(64, 2) == 64  # under a launch of the user's own: per process
     monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: True)
-    assert cpu_launch.cpu_process_count(2) == 1
+    assert cpu_launch.cpu_process_count(2, 64) == 1
     monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: False)
     monkeypatch.setenv("WORLD_SIZE", "2")  # already inside accelerate launch / torchrun
-    assert cpu_launch.cpu_process_count(2) == 1
+    assert cpu_launch.cpu_process_count(2, 64) == 1
     monkeypatch.delenv("WORLD_SIZE")
     monkeypatch.setenv(cpu_launch.ENV, "2")  # inside the processes train started
-    assert cpu_launch.cpu_process_count(2) == 1
+    assert cpu_launch.cpu_process_count(2, 64) == 1
     assert cpu_launch.per_process_batch_size(64, 2) == 32 and cpu_launch.per_process_batch_size(64, 1) == 64
 
 
@@ -349,7 +351,7 @@ def test_train_starts_its_cpu_processes(synthetic_dir, tmp_path, capfd):
     from videotext.cli import main
     from videotext.training import cpu_launch
 
-    if cpu_launch.cpu_process_count(2) != 2:
+    if cpu_launch.cpu_process_count(2, 4) != 2:
         pytest.skip("needs 2 cores and no accelerator")
     out = tmp_path / "two"
     overrides = [o for o in TINY if not o.startswith("train.cpu_processes")]

@@ -38,15 +38,19 @@ def _has_accelerator() -> bool:
     )
 
 
-def cpu_process_count(requested: int) -> int:
+def cpu_process_count(requested: int, batch_size: int) -> int:
     """Processes `train` should start for a recipe asking for `requested`; 1 = train in this process.
 
-    1 when already inside a launch (accelerate, torchrun), on a host with an accelerator, or with one core."""
+    1 when already inside a launch (accelerate, torchrun), on a host with an accelerator, or with one core; never
+    more processes than cores, and a count that splits `batch_size` evenly."""
     if requested <= 1 or ENV in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return 1
     if _has_accelerator():
         return 1
-    return max(1, min(requested, _usable_cores()))
+    n = max(1, min(requested, _usable_cores()))
+    while batch_size % n:
+        n -= 1
+    return n
 
 
 def per_process_batch_size(batch_size: int, num_processes: int) -> int:

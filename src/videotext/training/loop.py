@@ -204,7 +204,7 @@ def train(
     existing = _checkpoints(out)
     if resume and not existing:
         raise FileNotFoundError(f"--resume: no checkpoint under {out / CHECKPOINT_DIR}")
-    num_cpu_processes = cpu_process_count(tr["cpu_processes"])
+    num_cpu_processes = cpu_process_count(tr["cpu_processes"], tr["batch_size"])
     if num_cpu_processes > 1:
         # the data (and the synthetic set's generation) once, here, before several processes look for it
         load_dataset_for_recipe(data_cfg, progress=True)
