@@ -1,11 +1,11 @@
 """Data-parallel training on a host without accelerators (`train.cpu_processes` in a recipe).
 
 On a small CPU host, N single-thread processes each taking 1/N of the batch run a step faster than one process
-with N threads: the tiny models' matmuls are too small to keep several threads busy, and the per-op overhead is
-paid once per process instead of once for the whole batch (MFFCL tiny, 2 cores: 0.119 s vs 0.199 s per joint
-step). `train` therefore starts `accelerate launch --multi_gpu --num_processes N -m videotext train ...` itself
-when a recipe asks for it and nothing else launched it; the processes gather contrastive negatives across each
-other, so the global batch stays `train.batch_size`.
+with N threads: the tiny models' matmuls are too small to keep several threads busy, and the per-op Python and
+dispatch overhead, serial in one process, runs on every core at once (MFFCL tiny, 2 cores: median joint step
+0.125 s vs 0.199 s). `train` therefore starts `accelerate launch --multi_gpu --num_processes N -m videotext train
+...` itself when a recipe asks for it and nothing else launched it; the processes gather contrastive negatives
+across each other, so the global batch stays `train.batch_size`.
 """
 
 from __future__ import annotations
