@@ -346,6 +346,17 @@ def test_cpu_process_count_and_batch_split(monkeypatch):
     assert cpu_launch.per_process_batch_size(64, 2) == 32 and cpu_launch.per_process_batch_size(64, 1) == 64
 
 
+def test_launched_processes_get_the_same_recipe(tmp_path):
+    from videotext.training.cpu_launch import recipe_arguments
+
+    recipe = load_recipe("mffcl-synthetic-tiny", ["seed=3"])
+    source, overrides = recipe_arguments(recipe, tmp_path)
+    assert Path(source).name == "mffcl-synthetic-tiny.yaml" and overrides == ["seed=3"]
+    recipe["train"]["stages"][0]["lr"] = 1e-4  # edited after loading: the file and overrides no longer say so
+    source, overrides = recipe_arguments(recipe, tmp_path)
+    assert overrides == [] and load_recipe(source)["train"]["stages"][0]["lr"] == 1e-4
+
+
 @pytest.mark.skipif(os.environ.get("VIDEOTEXT_SKIP_MULTIPROCESS") == "1", reason="multi-process launch disabled")
 def test_train_starts_its_cpu_processes(synthetic_dir, tmp_path, capfd):
     from videotext.cli import main

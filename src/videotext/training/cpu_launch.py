@@ -64,16 +64,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def recipe_arguments(recipe: dict, output_dir: Path) -> tuple[str, list[str]]:
+    """The recipe file and `--set` items that reproduce `recipe` in another process."""
+    from .recipes import dump_recipe, load_recipe
+
+    def public(r: dict) -> dict:
+        return {k: v for k, v in r.items() if not k.startswith("_")}
+
+    source, overrides = recipe.get("_source"), list(recipe.get("_overrides") or [])
+    if source and public(load_recipe(source, overrides)) == public(recipe):
+        return source, overrides
+    # a dict recipe, or one edited after loading: hand the processes its resolved YAML
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / "launch_recipe.yaml"
+    path.write_text(dump_recipe(recipe))
+    return str(path), []
+
+
 def launch(recipe: dict, output_dir: Path, num_processes: int, resume: bool) -> dict:
     """Run `videotext train` for `recipe` on `num_processes` single-thread processes; returns OUT/metrics.json."""
-    from .recipes import dump_recipe
-
-    if recipe.get("_source"):
-        source, overrides = recipe["_source"], list(recipe.get("_overrides") or [])
-    else:  # a recipe given as a dict: hand the processes its resolved YAML
-        output_dir.mkdir(parents=True, exist_ok=True)
-        source, overrides = str(output_dir / "launch_recipe.yaml"), []
-        Path(source).write_text(dump_recipe(recipe))
+    source, overrides = recipe_arguments(recipe, output_dir)
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch",
         # on a CPU-only host `--multi_gpu` starts torchrun processes with the gloo backend
