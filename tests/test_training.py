@@ -370,11 +370,16 @@ def test_train_starts_its_cpu_processes(synthetic_dir, tmp_path, capfd):
     args = ["train", "mffcl-synthetic-tiny", "--output-dir", str(out)]
     for item in overrides:
         args += ["--set", item]
-    assert main(args) == 0
+    # interrupted after step 3 (checkpointed), then resumed to the end, both times on 2 processes
+    assert main([*args, "--set", "train.max_steps=3", "--set", "eval.at_end=false"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["global_step"] == 3
+    capfd.readouterr()
+    assert main([*args, "--resume"]) == 0
     printed = capfd.readouterr().out  # the launched processes' output too
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_processes"] == 2 and metrics["batch_size_per_process"] == 2  # the global batch of 4, split
     assert metrics["recipe"] == "mffcl-synthetic-tiny" and metrics["global_step"] == 4
+    assert metrics["resumed_from_step"] == 3 and metrics["steps_this_run"] == 1
     assert "2 single-thread CPU processes" in printed and printed.count('"CIDEr"') == 1  # printed by the parent only
     assert json.loads(printed[printed.rindex("{") :]) == pytest.approx(metrics["final"])
     assert (out / "model.safetensors").is_file()
