@@ -1,11 +1,12 @@
 """Data-parallel training on a host without accelerators (`train.cpu_processes` in a recipe).
 
-On a small CPU host, N single-thread processes each taking 1/N of the batch run a step faster than one process
-with N threads: the tiny models' matmuls are too small to keep several threads busy, and the per-op Python and
-dispatch overhead, serial in one process, runs on every core at once (MFFCL tiny, 2 cores: median joint step
-0.125 s vs 0.199 s). `train` therefore starts `accelerate launch --multi_gpu --num_processes N -m videotext train
-...` itself when a recipe asks for it and nothing else launched it; the processes gather contrastive negatives
-across each other, so the global batch stays `train.batch_size`.
+On a small CPU host, N single-thread processes each taking 1/N of the batch are not slower than one process with N
+threads, and the shipped CPU recipes' numbers were measured that way (the random frame and caption draws are split
+over the processes, so one process computes something slightly different). `bench/bench_cpu_processes.py` (MFFCL
+tiny, 2 cores, 150 steps per stage): median joint step 0.116 s on 2 processes vs 0.125 s in one 2-thread process,
+caption step 0.065 s in both. `train` therefore starts `accelerate launch --multi_gpu --num_processes N -m
+videotext train ...` itself when a recipe asks for it and nothing else launched it; the processes gather
+contrastive negatives across each other, so the global batch stays `train.batch_size`.
 """
 
 from __future__ import annotations
