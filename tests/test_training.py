@@ -329,15 +329,15 @@ def test_cpu_process_count_and_batch_split(monkeypatch):
 
     for var in (cpu_launch.ENV, "WORLD_SIZE"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: False)
+    monkeypatch.setattr(cpu_launch, "has_accelerator", lambda: False)
     monkeypatch.setattr(cpu_launch, "_usable_cores", lambda: 2)
     assert [cpu_launch.cpu_process_count(n, 64) for n in (1, 2, 8)] == [1, 2, 2]
     monkeypatch.setattr(cpu_launch, "_usable_cores", lambda: 3)
     assert cpu_launch.cpu_process_count(4, 8) == 2  # 3 cores, but 8 clips split evenly over 2 processes
     assert cpu_launch.per_process_batch_size(64, 2) == 64  # under a launch of the user's own: per process
-    monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: True)
+    monkeypatch.setattr(cpu_launch, "has_accelerator", lambda: True)
     assert cpu_launch.cpu_process_count(2, 64) == 1
-    monkeypatch.setattr(cpu_launch, "_has_accelerator", lambda: False)
+    monkeypatch.setattr(cpu_launch, "has_accelerator", lambda: False)
     monkeypatch.setenv("WORLD_SIZE", "2")  # already inside accelerate launch / torchrun
     assert cpu_launch.cpu_process_count(2, 64) == 1
     monkeypatch.delenv("WORLD_SIZE")

@@ -30,7 +30,8 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _has_accelerator() -> bool:
+def has_accelerator() -> bool:
+    """CUDA, XPU or MPS is available to this process."""
     xpu, mps = getattr(torch, "xpu", None), getattr(torch.backends, "mps", None)
     return (
         torch.cuda.is_available()
@@ -46,7 +47,7 @@ def cpu_process_count(requested: int, batch_size: int) -> int:
     more processes than cores, and a count that splits `batch_size` evenly."""
     if requested <= 1 or ENV in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return 1
-    if _has_accelerator():
+    if has_accelerator():
         return 1
     n = max(1, min(requested, _usable_cores()))
     while batch_size % n:

@@ -167,10 +167,9 @@ def _cpu_only_distributed() -> bool:
     a single process (it expects mpirun), so on CPU-only hosts several processes come from `--multi_gpu`."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or int(os.environ.get("LOCAL_RANK", "-1")) < 0:
         return False
-    if torch.cuda.is_available():
-        return False
-    xpu = getattr(torch, "xpu", None)
-    return not (xpu is not None and xpu.is_available())
+    from .cpu_launch import has_accelerator
+
+    return not has_accelerator()
 
 
 # ------------------------------------------------------------------------------------------------ train
