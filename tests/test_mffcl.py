@@ -264,6 +264,26 @@ def test_generate_greedy_cache_equals_no_cache(tokenizers, batch):
     assert prompt.shape[1] <= 3
 
 
+
+def test_forward_cache_round_trip_under_installed_transformers_name(tokenizers, batch):
+    """Regression (transformers 5.24 renamed the cache to `cache`): the output carries the decoder cache under the
+    name the installed generation reads, and feeding it back one token at a time equals the full forward."""
+    from videotext.modeling.mffcl.modeling_mffcl import CACHE_NAME
+    from videotext.modeling.shared_blocks import generation_cache_name
+
+    assert CACHE_NAME == generation_cache_name()
+    model = tiny_model(tokenizers, seed=2)
+    pixel_values, ids, mask = batch["pixel_values_videos"], batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        full = model(pixel_values_videos=pixel_values, input_ids=ids, attention_mask=mask, use_cache=False)
+        first = model(pixel_values_videos=pixel_values, input_ids=ids[:, :-1], attention_mask=mask[:, :-1], use_cache=True)
+        cache = first[CACHE_NAME]
+        assert cache is not None and cache.get_seq_length() == first.logits.shape[1]
+        prefix_mask = torch.ones(mask.shape[0], full.logits.shape[1] - ids.shape[1], dtype=mask.dtype)
+        full_mask = torch.cat([prefix_mask, mask], dim=1)  # (B, P + S): prefix, then the caption's mask
+        step = model(input_ids=ids[:, -1:], attention_mask=full_mask, use_cache=True, **{CACHE_NAME: cache})
+    torch.testing.assert_close(step.logits[:, -1], full.logits[:, -1], atol=1e-5, rtol=1e-4)
+    assert step[CACHE_NAME].get_seq_length() == full.logits.shape[1]
 def test_generate_beam_and_nucleus(tokenizers, batch):
     model = tiny_model(tokenizers, seed=2)
     pixel_values = batch["pixel_values_videos"]

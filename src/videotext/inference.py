@@ -24,29 +24,25 @@ FrameLoader = Callable[[dict], np.ndarray]
 
 # --------------------------------------------------------------------------------------------------- loading
 def load_model_and_processor(model_path: str, device: str | torch.device | None = None):
-    """Load a videotext model folder (or Hub id) with the matching Auto class, in eval mode."""
-    from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
+    """Load a videotext model folder (or Hub id) with its method's Auto class, in eval mode."""
+    import transformers
+    from transformers import AutoConfig, AutoProcessor
+
+    from .modeling import method_for_config
 
     config = AutoConfig.from_pretrained(model_path)
-    auto_cls = AutoModel if is_retriever_config(config) else AutoModelForImageTextToText
+    auto_cls = getattr(transformers, method_for_config(config).auto_class)
     model = auto_cls.from_pretrained(model_path)
     processor = AutoProcessor.from_pretrained(model_path)
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
     return model, processor
 
 
-def is_retriever_config(config) -> bool:
-    from .modeling import METHODS
-
-    entry = METHODS.get(getattr(config, "model_type", ""))
-    if entry is None:
-        raise ValueError(f"model_type {config.model_type!r} is not a videotext method (known: {sorted(METHODS)})")
-    return "AutoModel" in entry[2]
-
-
 def is_retriever(model) -> bool:
-    # captioners may also expose get_video_features (MFFCL's contrastive towers): decide by method, not by API
-    return is_retriever_config(model.config)
+    # captioners may also expose get_video_features (MFFCL's contrastive towers): decide by the table, not by API
+    from .modeling import method_for_config
+
+    return method_for_config(model.config).task == "retrieval"
 
 
 def model_num_frames(model) -> int:

@@ -5,13 +5,16 @@ marked `# Copied from videotext.modeling.shared_blocks.<name>` (optionally `with
 `utils/check_hub_code.py` fails CI when a copy drifts from the block here.
 """
 
+import dataclasses
+import inspect
 import os
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from transformers import AutoConfig, PretrainedConfig
+from transformers import AutoConfig, GenerationMixin, PretrainedConfig
 from transformers.video_utils import VideoMetadata
 
 
@@ -107,3 +110,19 @@ def _to_sub_config(value, default_model_type: str, field: str) -> PretrainedConf
         except ValueError as err:
             raise ValueError(f"`{field}`: unknown model_type {model_type!r} ({err})") from err
     raise ValueError(f"`{field}` must be a dict, a PretrainedConfig or None, got {type(value).__name__}")
+
+
+def generation_cache_name() -> str:
+    """The name transformers' generation gives the decoder cache: `cache` from 5.24 on, `past_key_values` before."""
+    params = inspect.signature(GenerationMixin.prepare_inputs_for_generation).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def with_cache_field(output_fields: type, name: str) -> type:
+    """The ModelOutput dataclass `output_fields` plus a last field for the decoder cache, named as the installed
+    transformers reads it (`generation_cache_name()`): 5.24 renames `past_key_values=` to `cache=` in every output's
+    `__init__`, and 5.23 reads only `past_key_values`, so no one fixed field name constructs and generates on both."""
+    field = (generation_cache_name(), Any, dataclasses.field(default=None))
+    output_cls = dataclasses.make_dataclass(name, [field], bases=(output_fields,))
+    output_cls.__module__, output_cls.__doc__ = output_fields.__module__, output_fields.__doc__
+    return output_cls

@@ -187,6 +187,8 @@ def train(
     from accelerate.utils import ProjectConfiguration, set_seed
     from tqdm.auto import tqdm
 
+    from videotext.export import save_hub_folder
+
     from .cpu_launch import cpu_process_count, per_process_batch_size
     from .cpu_launch import launch as launch_cpu_processes
     from .data import FrameCache, VideoTextDataset, build_collator, load_dataset_for_recipe, make_frame_loader
@@ -532,14 +534,7 @@ def train(
             to_save = save_lora(unwrapped, out)
         for p in to_save.parameters():
             p.requires_grad_(True)
-        to_save.config.register_for_auto_class()
-        to_save.register_for_auto_class(spec.auto_class)
-        processor.register_for_auto_class("AutoProcessor")
-        video_processor = getattr(processor, "video_processor", None)
-        if video_processor is not None:
-            video_processor.register_for_auto_class("AutoVideoProcessor")
-        to_save.save_pretrained(str(out))
-        processor.save_pretrained(str(out))
+        save_hub_folder(to_save, processor, out)
 
         wall = time.time() - t_start
         steady = step_times[1:] or step_times

@@ -25,24 +25,20 @@ __all__ = ["MethodSpec", "build_model_and_processor", "build_processor", "build_
 
 
 class MethodSpec:
-    """Where a method's classes live and which Auto class its model registers with."""
+    """Where a method's classes live and which Auto class its model registers with (from the method table)."""
 
     def __init__(self, method: str):
-        import importlib
+        from videotext.modeling import method_for_config
 
-        from videotext.modeling import METHODS
-
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r} (known: {sorted(METHODS)})")
-        package, config_name, models, processor_name = METHODS[method][:4]
+        entry = method_for_config(method)
         self.method = method
-        self.module = importlib.import_module(f"videotext.modeling.{package}")
-        self.config_cls = getattr(self.module, config_name)
-        (self.auto_class, model_name), *_ = models.items()
-        self.model_cls = getattr(self.module, model_name)
-        self.processor_cls = getattr(self.module, processor_name)
-        self.video_processor_cls = getattr(self.module, f"{processor_name[: -len('Processor')]}VideoProcessor")
-        self.is_captioner = method == "mffcl"
+        self.entry = entry
+        self.config_cls = entry.config_cls
+        self.auto_class = entry.auto_class
+        self.model_cls = entry.model_cls
+        self.processor_cls = entry.processor_cls
+        self.video_processor_cls = entry.video_processor_cls
+        self.is_captioner = entry.task == "captioning"
 
 
 def method_spec(method: str) -> MethodSpec:

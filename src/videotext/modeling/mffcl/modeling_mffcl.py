@@ -28,7 +28,10 @@ Hub code: imports only stdlib, torch, transformers' public API and siblings.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -68,8 +71,29 @@ def symmetric_infonce(logits_per_text: torch.Tensor, positive_index: torch.Tenso
     return (loss_t2v + loss_v2t) / 2
 
 
+# Copied from videotext.modeling.shared_blocks.generation_cache_name
+def generation_cache_name() -> str:
+    """The name transformers' generation gives the decoder cache: `cache` from 5.24 on, `past_key_values` before."""
+    params = inspect.signature(GenerationMixin.prepare_inputs_for_generation).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+# Copied from videotext.modeling.shared_blocks.with_cache_field
+def with_cache_field(output_fields: type, name: str) -> type:
+    """The ModelOutput dataclass `output_fields` plus a last field for the decoder cache, named as the installed
+    transformers reads it (`generation_cache_name()`): 5.24 renames `past_key_values=` to `cache=` in every output's
+    `__init__`, and 5.23 reads only `past_key_values`, so no one fixed field name constructs and generates on both."""
+    field = (generation_cache_name(), Any, dataclasses.field(default=None))
+    output_cls = dataclasses.make_dataclass(name, [field], bases=(output_fields,))
+    output_cls.__module__, output_cls.__doc__ = output_fields.__module__, output_fields.__doc__
+    return output_cls
+
+
+CACHE_NAME = generation_cache_name()
+
+
 @dataclass
-class MffclOutput(ModelOutput):
+class _MffclOutputFields(ModelOutput):
     r"""
     Output of [`MffclForConditionalGeneration.forward`].
 
@@ -81,7 +105,6 @@ class MffclOutput(ModelOutput):
         logits (`torch.FloatTensor` of shape `(batch_size, prefix_length + sequence_length, vocab_size)`): decoder
             logits over the whole input (prefix positions included; position `prefix_length - 1` predicts the first
             caption token). `None` in the "contrastive" stage, where the decoder is not run.
-        past_key_values (`Cache`): the decoder's cache, when `use_cache=True`.
         video_embeds (`torch.FloatTensor` of shape `(batch_size, dim)`): video embedding of Eq. 3 (TimeSformer CLS,
             projected / normalised as configured).
         text_embeds (`torch.FloatTensor` of shape `(batch_size, dim)`): text embedding of Eq. 3 (text-encoder CLS).
@@ -89,18 +112,22 @@ class MffclOutput(ModelOutput):
             gathered batch.
         prefix (`torch.FloatTensor` of shape `(batch_size, prefix_length, decoder_hidden_size)`): the visual prompt.
         vision_last_hidden_state (`torch.FloatTensor` of shape `(batch_size, 1 + frames * patches, vision_hidden)`).
+        cache / past_key_values (`Cache`): the decoder's cache, when `use_cache=True`, under `CACHE_NAME` (`cache`
+            from transformers 5.24 on, `past_key_values` before; 5.24 also answers `.past_key_values`).
     """
 
     loss: torch.FloatTensor | None = None
     caption_loss: torch.FloatTensor | None = None
     contrastive_loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
-    past_key_values: object | None = None
     video_embeds: torch.FloatTensor | None = None
     text_embeds: torch.FloatTensor | None = None
     logits_per_text: torch.FloatTensor | None = None
     prefix: torch.FloatTensor | None = None
     vision_last_hidden_state: torch.FloatTensor | None = None
+
+
+MffclOutput = with_cache_field(_MffclOutputFields, "MffclOutput")
 
 
 class MffclMapper(nn.Module):
@@ -315,12 +342,13 @@ class MffclForConditionalGeneration(MffclPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         text_encoder_input_ids: torch.LongTensor | None = None,
         text_encoder_attention_mask: torch.LongTensor | None = None,
-        past_key_values=None,
+        cache=None,
         inputs_embeds: torch.FloatTensor | None = None,
         use_cache: bool | None = None,
         position_ids: torch.LongTensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         return_dict: bool | None = None,
+        past_key_values=None,
         **kwargs,
     ) -> MffclOutput | tuple:
         r"""
@@ -332,13 +360,15 @@ class MffclForConditionalGeneration(MffclPreTrainedModel, GenerationMixin):
                 positions are ignored automatically.
             text_encoder_input_ids / text_encoder_attention_mask (`(batch, seq_enc)`): the caption for the text
                 encoder of Eq. 3 (the processor's `return_labels=True` output).
-            past_key_values, use_cache, position_ids, logits_to_keep: passed to the decoder. When
-                `past_key_values` already holds tokens, no prefix is prepended (the prefix is in the cache).
+            cache, use_cache, position_ids, logits_to_keep: passed to the decoder. When `cache` already holds
+                tokens, no prefix is prepended (the prefix is in the cache).
+            past_key_values: the name transformers < 5.24 gives `cache` (either is accepted).
 
         Losses follow `config.train_stage`: "contrastive" computes Eq. 3 only and does not run the decoder;
         "caption" computes Eq. 2 when `labels` are given; "both" sums what the inputs allow.
         """
         return_dict = return_dict if return_dict is not None else True
+        cache = cache if cache is not None else past_key_values
         stage = self.config.train_stage
         want_caption = stage in ("caption", "both")
         want_contrastive = stage in ("contrastive", "both") and self.text_encoder is not None
@@ -369,8 +399,8 @@ class MffclForConditionalGeneration(MffclPreTrainedModel, GenerationMixin):
         lm_past = None
         if stage != "contrastive":
             past_len = 0
-            if past_key_values is not None and hasattr(past_key_values, "get_seq_length"):
-                past_len = past_key_values.get_seq_length()
+            if cache is not None and hasattr(cache, "get_seq_length"):
+                past_len = cache.get_seq_length()
             if video_cls is not None and past_len == 0:
                 prefix = self.mapper(video_cls)  # (B, P, D_lm)
                 embeds, mask = self._merge_prefix(prefix, input_ids, inputs_embeds, attention_mask)
@@ -387,13 +417,13 @@ class MffclForConditionalGeneration(MffclPreTrainedModel, GenerationMixin):
                 inputs_embeds=embeds,
                 attention_mask=mask,
                 position_ids=position_ids,
-                past_key_values=past_key_values,
                 use_cache=use_cache,
                 logits_to_keep=0 if need_all_logits else logits_to_keep,
                 return_dict=True,
+                **{CACHE_NAME: cache},
                 **lm_kwargs,
             )
-            logits, lm_past = lm_out.logits, lm_out.past_key_values  # (B, P + S, V)
+            logits, lm_past = lm_out.logits, getattr(lm_out, CACHE_NAME, None)  # (B, P + S, V)
             if need_all_logits:
                 if prefix_len:
                     ignore = torch.full((labels.shape[0], prefix_len), -100, dtype=labels.dtype, device=labels.device)
@@ -421,12 +451,12 @@ class MffclForConditionalGeneration(MffclPreTrainedModel, GenerationMixin):
             caption_loss=caption_loss,
             contrastive_loss=contrastive_loss,
             logits=logits,
-            past_key_values=lm_past,
             video_embeds=video_embeds,
             text_embeds=text_embeds,
             logits_per_text=logits_per_text,
             prefix=prefix,
             vision_last_hidden_state=vision_hidden,
+            **{CACHE_NAME: lm_past},
         )
         return output if return_dict else output.to_tuple()
 

@@ -1,0 +1,125 @@
+"""Compatibility check: every registered method, exported and reloaded as a Hub user would, on the installed releases.
+
+For each method in the table, a tiny model is built from the method's tiny recipe (random weights, a tokenizer trained
+on a few captions), saved as a Hub folder, and loaded by `utils/load_exported.py` in a child process that cannot
+import videotext (Auto classes, `trust_remote_code=True`); its captions / logits / embeddings must equal the
+exporting process's. CI runs this in a clean environment with the newest releases `pyproject.toml` allows, and again
+with transformers at its lower bound (`scripts/compat.sh`). Prints the package versions it tested.
+
+Run: `python utils/check_compat.py [--work-dir DIR]` (exit 1 on any failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+PACKAGES = ("torch", "torchvision", "transformers", "tokenizers", "datasets", "accelerate", "peft", "evaluate",
+            "huggingface_hub", "safetensors", "numpy", "decord", "pycocoevalcap")  # fmt: skip
+CAPTIONS = ["a red circle moves left", "a small blue square spins", "a big green star grows then fades away"]
+
+
+def installed_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def tiny_recipe(method: str) -> dict:
+    """The shipped recipe that builds `method` from config (no pretrained weights)."""
+    from videotext.training.recipes import list_recipes, load_recipe
+
+    for name in list_recipes():
+        recipe = load_recipe(name)
+        if recipe["method"] == method and not recipe["model"]["pretrained"]:
+            return recipe
+    raise SystemExit(f"method {method!r} has no from-config recipe to build a tiny model from")
+
+
+def reference_outputs(model, processor, video: str, text: str, max_new_tokens: int) -> dict[str, torch.Tensor]:
+    """What the exporting process computes; the child's outputs must be equal."""
+    inputs = processor(videos=[video], text=[text], return_tensors="pt")
+    with torch.no_grad():
+        if model.can_generate():
+            ids = model.generate(inputs["pixel_values_videos"], max_new_tokens=max_new_tokens, do_sample=False)
+            keys = ("pixel_values_videos", "input_ids", "attention_mask")
+            logits = model(**{k: inputs[k] for k in keys}, use_cache=True).logits
+            return {"ids": ids, "logits": logits}
+        return {
+            "video_embeds": model.get_video_features(inputs["pixel_values_videos"]),
+            "text_embeds": model.get_text_features(inputs["input_ids"], inputs["attention_mask"]),
+        }
+
+
+def check_method(method: str, work: Path, video: str) -> list[str]:
+    from videotext.export import save_hub_folder
+    from videotext.training.model_factory import build_model_and_processor
+
+    torch.manual_seed(0)
+    model, processor = build_model_and_processor(tiny_recipe(method), train_captions=CAPTIONS)
+    model.eval()
+    folder = save_hub_folder(model, processor, work / method)
+    expected = reference_outputs(model, processor, video, CAPTIONS[0], max_new_tokens=6)
+    out_file = work / f"{method}.pt"
+    cmd = [sys.executable, str(HERE / "load_exported.py"), str(folder), video, "--text", CAPTIONS[0],
+           "--out", str(out_file), "--max-new-tokens", "6"]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        return [f"{method}: loading the exported folder failed:\n{run.stderr[-3000:]}"]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"  {method}: {summary['auto_class']} -> {summary['model_class']}, outputs {summary['outputs']}")
+    errors = []
+    if summary["videotext_in_modules"]:
+        errors.append(f"{method}: the child process imported videotext")
+    got = torch.load(out_file)
+    for key, want in expected.items():
+        have = got.get(key)
+        if have is None or have.shape != want.shape:
+            errors.append(f"{method}: `{key}` missing or of another shape in the exported model's outputs")
+        elif want.dtype.is_floating_point and not torch.allclose(have, want, atol=1e-5, rtol=1e-4):
+            errors.append(f"{method}: `{key}` differs (max |diff| {float((have - want).abs().max()):.3g})")
+        elif not want.dtype.is_floating_point and not torch.equal(have, want):
+            errors.append(f"{method}: `{key}` differs: {have.tolist()} vs {want.tolist()}")
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", default=None, help="where to write the exported folders (default: a temp dir)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # the child runs one thread too: same reduction order, same numbers
+
+    import videotext  # noqa: F401  (registers the methods)
+    from videotext.modeling import METHODS
+    from videotext.processing.video_writer import write_video
+
+    versions = installed_versions()
+    print("check_compat: tested with " + ", ".join(f"{k}=={v}" for k, v in versions.items()))
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="videotext-compat-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    video = write_video(work / "clip.mp4", rng.integers(0, 255, (12, 48, 64, 3), dtype=np.uint8), fps=8)
+    errors: list[str] = []
+    for method in METHODS:
+        errors += check_method(method, work, str(video))
+    for error in errors:
+        print(error)
+    print(f"check_compat: {len(METHODS)} methods, {len(errors)} problems (transformers {versions['transformers']})")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
