@@ -51,3 +51,54 @@ def test_copy_checker_applies_renames(tmp_path):
         + "\n"
     )
     assert checker.check_copies(path, canonical, fix=False) == []
+
+
+def _shared_file(tmp_path):
+    """A canonical whole file (itself carrying a block copy) in a stand-in `shared_files/` folder."""
+    canonical = checker._canonical_blocks()
+    files_dir = tmp_path / "shared_files"
+    files_dir.mkdir()
+    text = '"""Shared base."""\n\nimport numpy as np\n\n\n# Copied from videotext.modeling.shared_blocks.segment_centre_indices\n'
+    text += canonical["segment_centre_indices"] + "\n\n\nBASE_NAME = 'Base'\n"
+    (files_dir / "video_base.py").write_text(text)
+    return files_dir, text
+
+
+def test_file_copy_clean_passes(tmp_path):
+    files_dir, text = _shared_file(tmp_path)
+    path = tmp_path / "video_base.py"
+    path.write_text("# Copied from videotext.modeling.shared_files.video_base\n" + text)
+    assert checker.check_file_copy(path, files_dir) == []
+    assert checker.check_copies(path, checker._canonical_blocks(), fix=False) == []  # inner block copies still checked
+    # a file without the marker is not a whole-file copy
+    plain = tmp_path / "other.py"
+    plain.write_text(text.replace("Base", "Other"))
+    assert checker.check_file_copy(plain, files_dir) == []
+
+
+def test_file_copy_drift_is_reported_and_fixed(tmp_path):
+    files_dir, text = _shared_file(tmp_path)
+    marker = "# Copied from videotext.modeling.shared_files.video_base\n"
+    path = tmp_path / "video_base.py"
+    path.write_text(marker + text.replace("'Base'", "'Drifted'") + "EXTRA = 1\n")
+    errors = checker.check_file_copy(path, files_dir)
+    assert len(errors) == 1 and "shared_files/video_base.py has drifted" in errors[0]
+    assert checker.check_file_copy(path, files_dir, fix=True) == []
+    assert path.read_text() == marker + text
+    assert checker.check_file_copy(path, files_dir) == []
+
+
+def test_file_copy_renames_unknown_name_and_misplaced_marker(tmp_path):
+    files_dir, text = _shared_file(tmp_path)
+    path = tmp_path / "video_base_x.py"
+    path.write_text(
+        "# Copied from videotext.modeling.shared_files.video_base with Base->XBase\n" + text.replace("Base", "XBase")
+    )
+    assert checker.check_file_copy(path, files_dir) == []
+    path.write_text("# Copied from videotext.modeling.shared_files.missing\n" + text)
+    assert "unknown file shared_files/missing.py" in checker.check_file_copy(path, files_dir)[0]
+    path.write_text('"""Doc."""\n# Copied from videotext.modeling.shared_files.video_base\n' + text)
+    assert (
+        ":2: a whole-file `Copied from` marker must be the file's first line"
+        in checker.check_file_copy(path, files_dir)[0]
+    )

@@ -1,8 +1,9 @@
-"""`videotext demo` end to end, with both recipes cut down to a few steps."""
+"""`videotext demo` end to end, with every method's tiny recipe cut down to a few steps."""
 
 import json
 
 from videotext.cli import main
+from videotext.training.methods import TRAINING_METHODS
 
 
 def test_demo_runs_end_to_end(tmp_path, monkeypatch, capsys):
@@ -16,10 +17,15 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "baseline: most frequent training caption" in out and "query:" in out
-    summary = json.loads((tmp_path / "demo" / "demo_metrics.json").read_text())
-    assert "CIDEr" in summary["mffcl"] and "t2v_R@1" in summary["dual_align"]
-    top1, searched = summary["search_other_sizes_top1"]
-    assert searched == len(list((tmp_path / "demo" / "other_sizes").glob("*.mp4"))) > 0 and 0 <= top1 <= searched
-    for folder in ("mffcl", "dual_align"):
-        assert (tmp_path / "demo" / folder / "config.json").is_file()
-    assert (tmp_path / "demo" / "index" / "embeddings.npy").is_file()
+    summary = json.loads((tmp_path / "demo" / "demo_metrics.json").read_text())["methods"]
+    assert set(summary) == {name for name, tm in TRAINING_METHODS.items() if tm.tiny_recipe}
+    for name, shown in summary.items():
+        assert (tmp_path / "demo" / name / "config.json").is_file()
+        if shown["task"] == "captioning":
+            assert "CIDEr" in shown["metrics"] and "synthetic_facts" in shown["metrics"]
+        else:
+            assert "t2v_R@1" in shown["metrics"]
+            top1, searched = shown["search_other_sizes_top1"]
+            assert searched == len(list((tmp_path / "demo" / "other_sizes").glob("*.mp4"))) > 0
+            assert 0 <= top1 <= searched
+            assert (tmp_path / "demo" / f"index_{name}" / "embeddings.npy").is_file()

@@ -12,6 +12,7 @@ Run: `python utils/check_compat.py [--work-dir DIR]` (exit 1 on any failure).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -39,20 +40,31 @@ def installed_versions() -> dict[str, str]:
 
 
 def tiny_recipe(method: str) -> dict:
-    """The shipped recipe that builds `method` from config (no pretrained weights)."""
-    from videotext.training.recipes import list_recipes, load_recipe
+    """The method's tiny CPU recipe (the training table names it)."""
+    from videotext.training.methods import training_method
+    from videotext.training.recipes import load_recipe
 
-    for name in list_recipes():
-        recipe = load_recipe(name)
-        if recipe["method"] == method and not recipe["model"]["pretrained"]:
-            return recipe
-    raise SystemExit(f"method {method!r} has no from-config recipe to build a tiny model from")
+    name = training_method(method).tiny_recipe
+    if name is None:
+        raise SystemExit(f"method {method!r} names no tiny recipe to build a test model from")
+    return load_recipe(name)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread inside the block: the child runs one thread too (same reduction order, same numbers)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def reference_outputs(model, processor, video: str, text: str, max_new_tokens: int) -> dict[str, torch.Tensor]:
     """What the exporting process computes; the child's outputs must be equal."""
-    inputs = processor(videos=[video], text=[text], return_tensors="pt")
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
+        inputs = processor(videos=[video], text=[text], return_tensors="pt")
         if model.can_generate():
             ids = model.generate(inputs["pixel_values_videos"], max_new_tokens=max_new_tokens, do_sample=False)
             keys = ("pixel_values_videos", "input_ids", "attention_mask")
@@ -64,6 +76,40 @@ def reference_outputs(model, processor, video: str, text: str, max_new_tokens: i
         }
 
 
+def compare_outputs(label: str, expected: dict[str, torch.Tensor], got: dict) -> list[str]:
+    """Problems between the exporting process's outputs and the child's (floats: allclose, ids: equal)."""
+    errors = []
+    for key, want in expected.items():
+        have = got.get(key)
+        if have is None or have.shape != want.shape:
+            errors.append(f"{label}: `{key}` missing or of another shape in the exported model's outputs")
+        elif want.dtype.is_floating_point and not torch.allclose(have, want, atol=1e-5, rtol=1e-4):
+            errors.append(f"{label}: `{key}` differs (max |diff| {float((have - want).abs().max()):.3g})")
+        elif not want.dtype.is_floating_point and not torch.equal(have, want):
+            errors.append(f"{label}: `{key}` differs: {have.tolist()} vs {want.tolist()}")
+    return errors
+
+
+def check_exported(model, processor, folder: str | Path, video: str, text: str, out_file: str | Path,
+                   max_new_tokens: int = 6, env: dict[str, str] | None = None,
+                   label: str | None = None) -> tuple[dict | None, list[str]]:  # fmt: skip
+    """Load the Hub folder `folder` (written by `videotext.export.save_hub_folder(model, processor, folder)`) with
+    `load_exported.py` in a child process that cannot import videotext, and compare its outputs on `video` / `text`
+    with `model`'s in this process. Returns (the child's JSON summary or None when it failed, the problems)."""
+    label = label or model.config.model_type
+    expected = reference_outputs(model, processor, video, text, max_new_tokens=max_new_tokens)
+    cmd = [sys.executable, str(HERE / "load_exported.py"), str(folder), str(video), "--text", text,
+           "--out", str(out_file), "--max-new-tokens", str(max_new_tokens)]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if run.returncode != 0:
+        return None, [f"{label}: loading the exported folder failed:\n{run.stderr[-3000:]}"]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    errors = []
+    if summary["videotext_in_modules"]:
+        errors.append(f"{label}: the child process imported videotext")
+    return summary, errors + compare_outputs(label, expected, torch.load(out_file))
+
+
 def check_method(method: str, work: Path, video: str) -> list[str]:
     from videotext.export import save_hub_folder
     from videotext.training.model_factory import build_model_and_processor
@@ -72,27 +118,9 @@ def check_method(method: str, work: Path, video: str) -> list[str]:
     model, processor = build_model_and_processor(tiny_recipe(method), train_captions=CAPTIONS)
     model.eval()
     folder = save_hub_folder(model, processor, work / method)
-    expected = reference_outputs(model, processor, video, CAPTIONS[0], max_new_tokens=6)
-    out_file = work / f"{method}.pt"
-    cmd = [sys.executable, str(HERE / "load_exported.py"), str(folder), video, "--text", CAPTIONS[0],
-           "--out", str(out_file), "--max-new-tokens", "6"]  # fmt: skip
-    run = subprocess.run(cmd, capture_output=True, text=True)
-    if run.returncode != 0:
-        return [f"{method}: loading the exported folder failed:\n{run.stderr[-3000:]}"]
-    summary = json.loads(run.stdout.strip().splitlines()[-1])
-    print(f"  {method}: {summary['auto_class']} -> {summary['model_class']}, outputs {summary['outputs']}")
-    errors = []
-    if summary["videotext_in_modules"]:
-        errors.append(f"{method}: the child process imported videotext")
-    got = torch.load(out_file)
-    for key, want in expected.items():
-        have = got.get(key)
-        if have is None or have.shape != want.shape:
-            errors.append(f"{method}: `{key}` missing or of another shape in the exported model's outputs")
-        elif want.dtype.is_floating_point and not torch.allclose(have, want, atol=1e-5, rtol=1e-4):
-            errors.append(f"{method}: `{key}` differs (max |diff| {float((have - want).abs().max()):.3g})")
-        elif not want.dtype.is_floating_point and not torch.equal(have, want):
-            errors.append(f"{method}: `{key}` differs: {have.tolist()} vs {want.tolist()}")
+    summary, errors = check_exported(model, processor, folder, video, CAPTIONS[0], work / f"{method}.pt", label=method)
+    if summary is not None:
+        print(f"  {method}: {summary['auto_class']} -> {summary['model_class']}, outputs {summary['outputs']}")
     return errors
 
 

@@ -6,8 +6,12 @@
    skips, so a Hub user without them can still load the model.
 2. Copies: a block preceded by `# Copied from videotext.modeling.shared_blocks.NAME [with A->B, C->D]` must equal
    the canonical NAME in `src/videotext/modeling/shared_blocks.py` after the renames.
+3. Whole-file copies: a file whose FIRST line is `# Copied from videotext.modeling.shared_files.NAME [with A->B]`
+   must equal, from its second line on, the canonical file `src/videotext/modeling/shared_files/NAME.py` after the
+   renames (the marker line is the copy's only extra line). The canonical files are import-checked and their own
+   block copies checked too, so a sibling module (e.g. a video-processing base) can be kept identical everywhere.
 
-Run: `python utils/check_hub_code.py` (exit 1 on any violation). `--fix` rewrites drifted copies.
+Run: `python utils/check_hub_code.py` (exit 1 on any violation). `--fix` rewrites drifted copies (files first).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MODELING = ROOT / "src" / "videotext" / "modeling"
 CANONICAL = MODELING / "shared_blocks.py"
+SHARED_FILES = MODELING / "shared_files"
 ALLOWED_TOP = {"torch", "numpy", "transformers", "huggingface_hub", "safetensors", "__future__"}
 OPTIONAL_GUARDED = {"decord", "PIL"}
 COPY_RE = re.compile(r"^(\s*)#\s*Copied from\s+videotext\.modeling\.shared_blocks\.(\w+)(?:\s+with\s+(.*))?$")
+FILE_COPY_RE = re.compile(r"^#\s*Copied from\s+videotext\.modeling\.shared_files\.(\w+)(?:\s+with\s+(.*))?$")
 
 
 def _stdlib() -> set[str]:
@@ -136,6 +142,28 @@ def check_copies(path: Path, canonical: dict[str, str], fix: bool) -> list[str]:
     return errors
 
 
+def check_file_copy(path: Path, files_dir: Path = SHARED_FILES, fix: bool = False) -> list[str]:
+    """Whole-file copy: the file after its first-line marker must equal `files_dir/NAME.py` (renamed)."""
+    marker, _, body = path.read_text().partition("\n")
+    misplaced = [i + 2 for i, line in enumerate(body.splitlines()) if FILE_COPY_RE.match(line.strip())]
+    if misplaced:
+        return [f"{path}:{misplaced[0]}: a whole-file `Copied from` marker must be the file's first line"]
+    match = FILE_COPY_RE.match(marker)
+    if not match:
+        return []
+    name, renames = match.groups()
+    canonical = files_dir / f"{name}.py"
+    if not canonical.is_file():
+        return [f"{path}:1: `Copied from` names unknown file shared_files/{name}.py"]
+    expected = _apply_renames(canonical.read_text(), renames)
+    if body == expected:
+        return []
+    if fix:
+        path.write_text(f"{marker}\n{expected}")
+        return []
+    return [f"{path}:1: whole-file copy of shared_files/{name}.py has drifted (run with --fix)"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fix", action="store_true", help="rewrite drifted copies from the canonical blocks")
@@ -143,8 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     canonical = _canonical_blocks()
     errors: list[str] = []
     folders = [p for p in sorted(MODELING.iterdir()) if p.is_dir() and (p / "__init__.py").exists()]
+    for path in sorted(SHARED_FILES.glob("*.py")):
+        errors += check_imports(path)
+        errors += check_copies(path, canonical, args.fix)
     for folder in folders:
         for path in sorted(folder.glob("*.py")):
+            errors += check_file_copy(path, fix=args.fix)
             if path.name != "__init__.py":
                 errors += check_imports(path)
             errors += check_copies(path, canonical, args.fix)

@@ -1,8 +1,9 @@
 """`videotext demo`: the main job on the embedded default, the synthetic benchmark.
 
 1. generate the synthetic set (cached), and score trivial baselines on its test split;
-2. train the tiny MFFCL captioner, caption test videos, print caption metrics;
-3. train the tiny dual-alignment retriever, index the test videos, run a few text queries, print R@K.
+2. for every registered method with a tiny recipe (the training table), train it and show it at work by its task:
+   a captioner captions test videos (metrics, with what the captions get right on the synthetic set); a retriever
+   indexes the test videos, answers a few text queries, and searches clips re-encoded at other sizes and frame rates.
 Each trained model folder is Hub-ready (`save_pretrained` with code, processor and tokenizer).
 """
 
@@ -15,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-CAPTIONER_RECIPE = "mffcl-synthetic-tiny"
-RETRIEVER_RECIPE = "dual-align-synthetic-tiny"
+RETRIEVAL_KEYS = ["t2v_R@1", "t2v_R@5", "t2v_R@10", "t2v_MdR", "v2t_R@1", "v2t_R@5", "v2t_R@10"]
 
 
 def baseline_metrics(dataset) -> dict[str, dict[str, float]]:
@@ -54,26 +54,71 @@ def rewrite_at_other_sizes(rows: list[dict], folder: Path) -> list[dict]:
     return written
 
 
-def _print_metrics(title: str, metrics: dict[str, float], keys: list[str] | None = None) -> None:
+def _print_metrics(title: str, metrics: dict, keys: list[str] | None = None) -> None:
+    from .evaluation import flat_metrics
+
+    flat = flat_metrics(metrics)
     print(f"\n== {title}")
-    for key in keys or list(metrics):
-        if key in metrics:
-            print(f"  {key:>10}: {metrics[key]:.4f}")
+    for key in keys or list(flat):
+        if key in flat:
+            print(f"  {key:>28}: {flat[key]:.4f}")
+
+
+def show_captioner(model_dir: Path, rows: list[dict], out: Path, data_dir: Path) -> dict:
+    from .inference import caption_rows, load_model_and_processor
+
+    model, processor = load_model_and_processor(str(model_dir))
+    print(f"\n== {model_dir.name}: captions of test videos")
+    for row, caption in zip(rows, caption_rows(model, processor, rows)):
+        print(f"  {Path(row['video_path']).name}: {caption}\n      reference: {row['captions'][0]}")
+    return {}
+
+
+def show_retriever(model_dir: Path, rows: list[dict], out: Path, data_dir: Path) -> dict:
+    from .inference import cli_index, load_model_and_processor, search_index
+
+    index_dir = out / f"index_{model_dir.name}"
+    cli_index(_Args(model=str(model_dir), videos=str(data_dir), out=str(index_dir), split="test", batch_size=16))
+    model, processor = load_model_and_processor(str(model_dir))
+    print(f"\n== {model_dir.name}: text search over the test videos")
+    for row in rows[:3]:
+        query = row["captions"][0]
+        hits = search_index(str(index_dir), query, k=3, model=model, processor=processor)
+        print(f"  query: {query}")
+        for hit, score in hits:
+            print(f"    {score:.3f}  {hit['video_id']} {'<- match' if hit['video_id'] == row['video_id'] else ''}")
+    other_dir = out / "other_sizes"
+    other = rewrite_at_other_sizes(rows, other_dir)
+    other_index = out / f"index_other_sizes_{model_dir.name}"
+    cli_index(_Args(model=str(model_dir), videos=str(other_dir), out=str(other_index), split="test", batch_size=16))
+    top1 = sum(
+        search_index(str(other_index), row["captions"][0], k=1, model=model, processor=processor)[0][0]["video_path"]
+        == row["video_path"]
+        for row in other
+    )
+    print(f"\n== {model_dir.name}: search over {len(other)} re-encoded test clips (other sizes and frame rates): "
+          f"right clip first for {top1}/{len(other)} captions")  # fmt: skip
+    return {"search_other_sizes_top1": [top1, len(other)]}
+
+
+SHOW_BY_TASK = {"captioning": show_captioner, "retrieval": show_retriever}
+SHOWN_KEYS = {"captioning": None, "retrieval": RETRIEVAL_KEYS}
 
 
 def cli_demo(args) -> int:
     from .datasets_scripts import load_prepared
-    from .inference import caption_rows, load_model_and_processor, search_index
+    from .modeling import METHODS
     from .training import load_recipe, train
+    from .training.data import ensure_synthetic
+    from .training.methods import TRAINING_METHODS
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     overrides = [f"data.synthetic.num_videos={args.num_videos}"] if args.num_videos else []
     overrides += list(getattr(args, "set", []) or [])
-    recipe = load_recipe(CAPTIONER_RECIPE, overrides)
-    from .training.data import ensure_synthetic
-
+    methods = {name: tm.tiny_recipe for name, tm in TRAINING_METHODS.items() if tm.tiny_recipe}
+    recipe = load_recipe(next(iter(methods.values())), overrides)
     data_dir = ensure_synthetic(recipe["data"]["synthetic"])
     dataset = load_prepared(str(data_dir))
     stats = json.loads((Path(data_dir) / "stats.json").read_text())
@@ -83,57 +128,20 @@ def cli_demo(args) -> int:
     _print_metrics("baseline: most frequent training caption", baselines["most-frequent-caption"])
     _print_metrics("baseline: random retrieval", baselines["random-retrieval"], ["t2v_R@1", "t2v_R@5", "t2v_R@10"])
 
-    captioner_dir = out / "mffcl"
-    captioner_metrics = train(CAPTIONER_RECIPE, captioner_dir, overrides)
-    model, processor = load_model_and_processor(str(captioner_dir))
     test = dataset["test"]
-    rows = [test[i] for i in range(5)]
-    print("\n== MFFCL captions of test videos")
-    for row, caption in zip(rows, caption_rows(model, processor, rows)):
-        print(f"  {Path(row['video_path']).name}: {caption}\n      reference: {row['captions'][0]}")
-    _print_metrics("MFFCL (tiny) on the synthetic test split", captioner_metrics["final"])
-
-    retriever_dir = out / "dual_align"
-    retriever_metrics = train(RETRIEVER_RECIPE, retriever_dir, overrides)
-    index_dir = out / "index"
-    from .inference import cli_index
-
-    cli_index(_Args(model=str(retriever_dir), videos=str(data_dir), out=str(index_dir), split="test", batch_size=16))
-    model, processor = load_model_and_processor(str(retriever_dir))
-    print("\n== text search over the test videos")
-    for row in rows[:3]:
-        query = row["captions"][0]
-        hits = search_index(str(index_dir), query, k=3, model=model, processor=processor)
-        marks = ["<- match" if hit["video_id"] == row["video_id"] else "" for hit, _ in hits]
-        print(f"  query: {query}")
-        for (hit, score), mark in zip(hits, marks):
-            print(f"    {score:.3f}  {hit['video_id']} {mark}")
-    other = rewrite_at_other_sizes([test[i] for i in range(min(60, len(test)))], out / "other_sizes")
-    other_index = out / "index_other_sizes"
-    cli_index(_Args(model=str(retriever_dir), videos=str(out / "other_sizes"), out=str(other_index), split="test",
-                    batch_size=16))  # fmt: skip
-    top1 = sum(
-        search_index(str(other_index), row["captions"][0], k=1, model=model, processor=processor)[0][0]["video_path"]
-        == row["video_path"]
-        for row in other
-    )
-    print(f"\n== search over {len(other)} re-encoded test clips (other sizes and frame rates): "
-          f"right clip first for {top1}/{len(other)} captions")  # fmt: skip
-    _print_metrics(
-        "dual alignment (tiny) on the synthetic test split",
-        retriever_metrics["final"],
-        ["t2v_R@1", "t2v_R@5", "t2v_R@10", "t2v_MdR", "v2t_R@1", "v2t_R@5", "v2t_R@10"],
-    )
-    summary = {
-        "synthetic": str(data_dir),
-        "baselines": baselines,
-        "mffcl": captioner_metrics["final"],
-        "dual_align": retriever_metrics["final"],
-        "search_other_sizes_top1": [top1, len(other)],
-        "wall_time_s": round(time.time() - started, 1),
-    }
+    rows = [test[i] for i in range(min(60, len(test)))]
+    summary: dict = {"synthetic": str(data_dir), "baselines": baselines, "methods": {}}
+    for name, recipe_name in methods.items():
+        task = METHODS[name].task
+        model_dir = out / name
+        metrics = train(recipe_name, model_dir, overrides)
+        shown = SHOW_BY_TASK[task](model_dir, rows[:5] if task == "captioning" else rows, out, Path(data_dir))
+        _print_metrics(f"{name} (tiny) on the synthetic test split", metrics["final"], SHOWN_KEYS[task])
+        summary["methods"][name] = {"task": task, "recipe": recipe_name, "metrics": metrics["final"], **shown}
+    summary["wall_time_s"] = round(time.time() - started, 1)
     (out / "demo_metrics.json").write_text(json.dumps(summary, indent=2))
-    print(f"\nHub-ready model folders: {captioner_dir}, {retriever_dir}\nsummary: {out / 'demo_metrics.json'}")
+    folders = ", ".join(str(out / name) for name in methods)
+    print(f"\nHub-ready model folders: {folders}\nsummary: {out / 'demo_metrics.json'}")
     return 0
 
 

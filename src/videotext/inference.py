@@ -7,6 +7,7 @@ model's processor as uint8 arrays; a caller with its own frame cache passes `loa
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import sys
@@ -71,9 +72,51 @@ def _device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def _video_inputs(model, processor, frames: list[np.ndarray]) -> torch.Tensor:
-    pixels = processor(videos=frames, return_tensors="pt")["pixel_values_videos"]
-    return pixels.to(_device(model), dtype=next(model.parameters()).dtype)
+def _model_inputs(model, inputs) -> dict[str, Any]:
+    """Every tensor the processor returned, on the model's device (float tensors in the model's dtype)."""
+    dtype, device = next(model.parameters()).dtype, _device(model)
+    return {
+        k: v.to(device, dtype=dtype) if v.is_floating_point() else v.to(device)
+        for k, v in dict(inputs).items()
+        if isinstance(v, torch.Tensor)
+    }
+
+
+def _clip_inputs(model, processor, rows: Sequence[dict], load_frames: FrameLoader) -> dict[str, Any]:
+    """The processor's inputs for a batch of clips, read by the method's input loader (the training table's
+    `input_loader`; default: the sampled frames as `videos`), as model inputs."""
+    from .training.methods import TRAINING_METHODS, load_frames_input
+
+    entry = TRAINING_METHODS.get(getattr(model.config, "model_type", None))
+    loader = entry.input_loader if entry is not None else load_frames_input
+    per_clip = [loader(row, load_frames) for row in rows]
+    kwargs = {key: [clip[key] for clip in per_clip] for key in per_clip[0]}
+    return _model_inputs(model, processor(**kwargs, return_tensors="pt"))
+
+
+def _accepted(fn, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs `fn` takes by name (all of them when it takes **kwargs)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return inputs
+    return {k: v for k, v in inputs.items() if k in params}
+
+
+def _shard(rows: Sequence, accelerator) -> Sequence:
+    """This process's contiguous share of `rows` (all of them without an accelerator of several processes)."""
+    if accelerator is None or accelerator.num_processes == 1:
+        return rows
+    per = -(-len(rows) // accelerator.num_processes)
+    return rows[accelerator.process_index * per : (accelerator.process_index + 1) * per]
+
+
+def _gather(values: list, accelerator) -> list:
+    """The processes' `values` lists concatenated in process order (so, in row order after `_shard`)."""
+    if accelerator is None or accelerator.num_processes == 1:
+        return values
+    from accelerate.utils import gather_object
+
+    return gather_object(values)
 
 
 # --------------------------------------------------------------------------------------------------- captioning
@@ -94,8 +137,9 @@ def caption_rows(
     captions: list[str] = []
     bar = tqdm(total=len(rows), desc="captioning", unit="video", disable=not progress)
     for batch in _batches(rows, batch_size):
-        pixels = _video_inputs(model, processor, [load_frames(row) for row in batch])
-        ids = model.generate(pixel_values_videos=pixels, **generate_kwargs)
+        # everything the processor returns (a prompt's ids too, for a method whose processor adds one)
+        inputs = _clip_inputs(model, processor, batch, load_frames)
+        ids = model.generate(**inputs, **generate_kwargs)
         captions += [text.strip() for text in processor.batch_decode(ids, skip_special_tokens=True)]
         bar.update(len(batch))
     bar.close()
@@ -112,18 +156,34 @@ def evaluate_captioner(
     limit: int | None = None,
     return_predictions: bool = False,
     progress: bool = False,
+    accelerator=None,
     **generate_kwargs: Any,
 ):
-    """Caption every clip of a dataset split and score against all its reference captions (coco-caption)."""
+    """Caption every clip of a dataset split and score against all its reference captions (coco-caption).
+
+    On a synthetic split the metrics also hold `synthetic_facts`: the share of clips whose caption names the right
+    shape, colour, size, first / second event and both events in order (`evaluation.synthetic_facts`). With an
+    accelerator of several processes each captions its share of the clips; every process gets the metrics."""
     from .evaluation import caption_metrics
+    from .evaluation.synthetic_facts import synthetic_caption_facts, synthetic_truths_for
 
     rows = _rows(split, limit)
-    captions = caption_rows(
-        model, processor, rows, load_frames=load_frames, batch_size=batch_size, progress=progress, **generate_kwargs
+    mine = caption_rows(
+        model,
+        processor,
+        _shard(rows, accelerator),
+        load_frames=load_frames,
+        batch_size=batch_size,
+        progress=progress,
+        **generate_kwargs,
     )
+    captions = _gather(mine, accelerator)
     predictions = {row["video_id"]: caption for row, caption in zip(rows, captions)}
     references = {row["video_id"]: list(row["captions"]) for row in rows}
     metrics = caption_metrics(predictions, references)
+    truths = synthetic_truths_for(rows)
+    if truths is not None:
+        metrics["synthetic_facts"] = synthetic_caption_facts(captions, truths)
     return (metrics, predictions) if return_predictions else metrics
 
 
@@ -142,8 +202,8 @@ def embed_video_rows(
     load_frames = load_frames or default_frame_loader(model_num_frames(model))
     chunks = []
     for batch in tqdm(list(_batches(rows, batch_size)), desc="embedding videos", disable=not progress):
-        pixels = _video_inputs(model, processor, [load_frames(row) for row in batch])
-        chunks.append(_normalize(model.get_video_features(pixel_values_videos=pixels)))
+        inputs = _clip_inputs(model, processor, batch, load_frames)
+        chunks.append(_normalize(model.get_video_features(**_accepted(model.get_video_features, inputs))))
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
 
 
@@ -152,10 +212,9 @@ def embed_texts(model, processor, texts: Sequence[str], *, batch_size: int = 64)
     """L2-normalised text embeddings, (num_texts, dim) float32."""
     chunks = []
     for batch in _batches(list(texts), batch_size):
-        inputs = processor(text=list(batch), return_tensors="pt")
-        inputs = {k: v.to(_device(model)) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
-        chunks.append(_normalize(model.get_text_features(**inputs)))
-    return np.concatenate(chunks)
+        inputs = _model_inputs(model, processor(text=list(batch), return_tensors="pt"))
+        chunks.append(_normalize(model.get_text_features(**_accepted(model.get_text_features, inputs))))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
 
 
 def _normalize(features) -> np.ndarray:
@@ -175,6 +234,7 @@ def evaluate_retriever(
     limit: int | None = None,
     dsl: bool = False,
     progress: bool = False,
+    accelerator=None,
 ) -> dict[str, float]:
     """Text-to-video and video-to-text retrieval metrics on a split.
 
@@ -193,10 +253,39 @@ def evaluate_retriever(
         texts += captions
         text_to_video += [index] * len(captions)
     video_embeds = embed_video_rows(
-        model, processor, rows, load_frames=load_frames, batch_size=batch_size, progress=progress
+        model, processor, _shard(rows, accelerator), load_frames=load_frames, batch_size=batch_size, progress=progress
     )
-    text_embeds = embed_texts(model, processor, texts)
+    text_embeds = embed_texts(model, processor, _shard(texts, accelerator))
+    if accelerator is not None and accelerator.num_processes > 1:
+        video_embeds = np.concatenate([e for e in _gather([video_embeds], accelerator) if e.size])
+        text_embeds = np.concatenate([e for e in _gather([text_embeds], accelerator) if e.size])
     return retrieval_metrics(text_embeds @ video_embeds.T, np.asarray(text_to_video), dsl=dsl)
+
+
+def evaluate(
+    model,
+    processor,
+    split,
+    *,
+    load_frames: FrameLoader | None = None,
+    batch_size: int = 16,
+    limit: int | None = None,
+    protocol: str = "first-caption",
+    dsl: bool = False,
+    generate_kwargs: dict | None = None,
+    progress: bool = False,
+    accelerator=None,
+) -> dict:
+    """Score `model` on a split by its method's task (the method table): captioners with coco-caption (and the
+    synthetic facts on a synthetic split), retrievers with text-to-video / video-to-text recalls (`protocol`,
+    `dsl`). Used by training and by `videotext eval`."""
+    from .modeling import method_for_config
+
+    common = dict(load_frames=load_frames, batch_size=batch_size, limit=limit, progress=progress, accelerator=accelerator)
+    with torch.no_grad():
+        if method_for_config(model.config).task == "captioning":
+            return evaluate_captioner(model, processor, split, **common, **(generate_kwargs or {}))
+        return evaluate_retriever(model, processor, split, protocol=protocol, dsl=dsl, **common)
 
 
 def _rows(split, limit: int | None) -> list[dict]:
@@ -215,26 +304,16 @@ def cli_eval(args) -> int:
     if args.split not in dataset:
         raise SystemExit(f"videotext eval: split {args.split!r} not in {args.dataset} (has {list(dataset)})")
     split = dataset[args.split]
-    if is_retriever(model):
-        metrics = evaluate_retriever(
-            model,
-            processor,
-            split,
-            batch_size=args.batch_size,
-            protocol=args.protocol or "first-caption",
-            dsl=args.dsl,
-            progress=True,
-        )
-    else:
-        metrics = evaluate_captioner(
-            model,
-            processor,
-            split,
-            batch_size=args.batch_size,
-            num_beams=args.num_beams,
-            max_new_tokens=args.max_new_tokens,
-            progress=True,
-        )
+    metrics = evaluate(
+        model,
+        processor,
+        split,
+        batch_size=args.batch_size,
+        protocol=args.protocol or "first-caption",
+        dsl=args.dsl,
+        generate_kwargs={"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens},
+        progress=True,
+    )
     report = {
         "model": args.model,
         "dataset": args.dataset,
@@ -248,8 +327,10 @@ def cli_eval(args) -> int:
         else (Path(args.model) if Path(args.model).is_dir() else Path(".")) / (f"eval_{args.split}.json")
     )
     out.write_text(json.dumps(report, indent=2))
-    for key, value in metrics.items():
-        print(f"{key:>12}: {value:.4f}")
+    from .evaluation import flat_metrics
+
+    for key, value in flat_metrics(metrics).items():
+        print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
     print(f"wrote {out}")
     return 0
 

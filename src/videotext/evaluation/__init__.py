@@ -26,6 +26,7 @@ __all__ = [
     "RETRIEVAL_RECALL_KS",
     "caption_metrics",
     "dual_softmax",
+    "flat_metrics",
     "java_available",
     "metric_path",
     "retrieval_metrics",
@@ -46,3 +47,15 @@ def metric_path(name: str) -> str:
     if key not in _METRIC_NAMES:
         raise ValueError(f"unknown metric {name!r}; choose from {list(_METRIC_NAMES)}")
     return str(_METRICS_DIR / f"videotext_{key}")
+
+
+def flat_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """Nested metrics -> {"a/b": number} (strings and lists left out): what trackers log and `videotext eval` prints."""
+    flat = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_metrics(value, f"{name}/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = value
+    return flat

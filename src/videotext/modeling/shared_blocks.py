@@ -2,11 +2,13 @@
 
 Method folders cannot import this module (a Hub folder must be self-contained), so each one carries a copy
 marked `# Copied from videotext.modeling.shared_blocks.<name>` (optionally `with Old->New` renames), and
-`utils/check_hub_code.py` fails CI when a copy drifts from the block here.
+`utils/check_hub_code.py` fails CI when a copy drifts from the block here. (Whole sibling files are shared the same
+way from `modeling/shared_files/`, see that script.)
 """
 
 import dataclasses
 import inspect
+import math
 import os
 from typing import Any
 
@@ -14,7 +16,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from transformers import AutoConfig, GenerationMixin, PretrainedConfig
+from transformers import AutoConfig, BaseVideoProcessor, GenerationMixin, PretrainedConfig
+from transformers.image_utils import PILImageResampling
 from transformers.video_utils import VideoMetadata
 
 
@@ -93,6 +96,164 @@ def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, Video
     metadata.frames_indices = indices
     metadata.height, metadata.width = frames.shape[1], frames.shape[2]
     return frames, metadata
+
+
+def split_video_batch(videos) -> list:
+    """One video or a batch -> a list of videos, each a path, a frame array / tensor, or a list of frames.
+
+    A list whose first item is a PIL image or an (H, W, C) array is the frames of ONE video; any other list is a batch.
+    """
+    if isinstance(videos, (str, os.PathLike)):
+        return [videos]
+    if isinstance(videos, (np.ndarray, torch.Tensor)):
+        if videos.ndim == 4:
+            return [videos]
+        if videos.ndim == 5:
+            return list(videos)
+        raise ValueError(f"a video array must be (T, H, W, 3) or (B, T, H, W, 3), got shape {tuple(videos.shape)}")
+    if isinstance(videos, (list, tuple)):
+        if len(videos) == 0:
+            raise ValueError("no video given")
+        first = videos[0]
+        if hasattr(first, "convert") or (isinstance(first, (np.ndarray, torch.Tensor)) and first.ndim == 3):
+            return [list(videos)]
+        return list(videos)
+    raise ValueError(f"unsupported video input of type {type(videos).__name__}")
+
+
+def video_to_frames(video) -> np.ndarray:
+    """A decoded video (array / tensor, or a list of PIL / array frames) -> a contiguous numpy (T, H, W, C)."""
+    if isinstance(video, (list, tuple)):
+        video = np.stack([np.asarray(f.convert("RGB")) if hasattr(f, "convert") else np.asarray(f) for f in video])
+    elif isinstance(video, torch.Tensor):
+        video = video.cpu().numpy()
+    frames = np.asarray(video)
+    if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+        raise ValueError(f"video frames must be (T, H, W, 3), got shape {frames.shape}")
+    return np.ascontiguousarray(frames)
+
+
+class DecordVideoProcessor(BaseVideoProcessor):
+    """`BaseVideoProcessor` plumbing for models that take a fixed `num_frames` per clip (TimeSformer).
+
+    - Paths are decoded with decord (`decode_video_frames`; transformers' default tries torchcodec only), and only the
+      sampled frames are read. One batch may mix paths, uint8 arrays / tensors `(T, H, W, 3)` and lists of PIL frames.
+    - Sampling: `num_frames` segment centres (`segment_centre_indices`), the same for decoded and in-memory videos.
+      `fps=` is refused: a duration-dependent frame count cannot go through TimeSformer, whose divided attention
+      reshapes by `config.num_frames`. A method with another sampling scheme overrides `sample_frames` only.
+    - Subclasses set the image settings: `size` (`{"shortest_edge"}` + `crop_size` with `do_center_crop`, or
+      `{"height", "width"}` for a direct resize), `image_mean` / `image_std`.
+    """
+
+    resample = PILImageResampling.BILINEAR
+    do_resize = True
+    do_rescale = True
+    rescale_factor = 1 / 255
+    do_normalize = True
+    do_convert_rgb = True
+    do_sample_frames = True
+    num_frames = 8
+    model_input_names = ["pixel_values_videos"]
+
+    def sample_frames(self, metadata: VideoMetadata, num_frames: int | None = None, fps=None, **kwargs) -> np.ndarray:
+        """Segment-centre indices of `num_frames` frames (default `self.num_frames`)."""
+        if fps is not None:
+            raise ValueError(f"{type(self).__name__} samples a fixed `num_frames` per clip; `fps` is not supported")
+        num_frames = num_frames if num_frames is not None else self.num_frames
+        return segment_centre_indices(int(metadata.total_num_frames), int(num_frames))
+
+    def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
+        """Decode local video files with decord."""
+        if isinstance(video_url_or_urls, (list, tuple)):
+            decoded = [decode_video_frames(p, sample_indices_fn) for p in video_url_or_urls]
+            return [d[0] for d in decoded], [d[1] for d in decoded]
+        return decode_video_frames(video_url_or_urls, sample_indices_fn)
+
+    def _decode_and_sample_videos(self, videos, video_metadata=None, do_sample_frames=None, sample_indices_fn=None):
+        """Per-video handling, so one batch may mix paths and in-memory videos."""
+        sample_indices_fn = sample_indices_fn if do_sample_frames else None
+        given = video_metadata if isinstance(video_metadata, (list, tuple)) else [video_metadata]
+        out_videos, out_metadata = [], []
+        for i, video in enumerate(split_video_batch(videos)):
+            if isinstance(video, (str, os.PathLike)):
+                frames, metadata = self.fetch_videos(video, sample_indices_fn)
+            else:
+                frames = video_to_frames(video)
+                meta = given[i] if i < len(given) else None
+                fps = meta.get("fps") if isinstance(meta, dict) else getattr(meta, "fps", None)
+                metadata = VideoMetadata(
+                    total_num_frames=frames.shape[0],
+                    fps=fps,
+                    duration=frames.shape[0] / fps if fps else None,
+                    height=frames.shape[1],
+                    width=frames.shape[2],
+                )
+                if sample_indices_fn is not None:
+                    metadata.frames_indices = np.asarray(sample_indices_fn(metadata=metadata))
+                    frames = frames[metadata.frames_indices]
+            out_videos.append(frames)
+            out_metadata.append(metadata)
+        return out_videos, out_metadata
+
+
+def resize_time_embeddings(state_dict_or_tensor, num_frames: int, key: str = "embeddings.time_embeddings"):
+    """TimeSformer time embeddings `(1, T_old, D)` resized to `(1, num_frames, D)` by NEAREST interpolation.
+
+    Nearest is what `TimesformerEmbeddings.forward` (and the original TimeSformer code) does at run time when the clip
+    length differs from the checkpoint's, so a model built with the resized table embeds a `num_frames` clip exactly
+    as the unresized checkpoint would. Takes the tensor or a state dict (a new dict is returned with `key` resized;
+    a state dict without `key`, e.g. "space_only" attention, is returned as is).
+    """
+    if isinstance(state_dict_or_tensor, dict):
+        if key not in state_dict_or_tensor:
+            return state_dict_or_tensor
+        return {**state_dict_or_tensor, key: resize_time_embeddings(state_dict_or_tensor[key], num_frames)}
+    time_embed = state_dict_or_tensor
+    if time_embed.shape[1] == num_frames:
+        return time_embed
+    resized = torch.nn.functional.interpolate(time_embed.transpose(1, 2), size=num_frames, mode="nearest")  # (1, D, T)
+    return resized.transpose(1, 2).contiguous()  # (1, T, D)
+
+
+def _check_positive_int(config, name: str, allow_none: bool = False) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is an int >= 1 (or None with `allow_none`)."""
+    value = getattr(config, name)
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}")
+
+
+def _check_finite_float(
+    config, name: str, low: float | None = None, high: float | None = None, low_open=False, high_open=False
+) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is a finite int / float within [low, high] (an
+    `*_open` end excludes its bound, a None end is unbounded). nan and +-inf are always rejected."""
+    value = getattr(config, name)
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        left = "(" if low is None or low_open else "["
+        right = ")" if high is None or high_open else "]"
+        bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ValueError(f"`{name}` must be a finite number in {bounds}, got {value!r}")
+
+
+def _check_choice(config, name: str, choices) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is one of `choices`."""
+    value = getattr(config, name)
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}, got {value!r}")
+
+
+def _check_bool(config, name: str) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is a bool."""
+    value = getattr(config, name)
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be a bool, got {value!r}")
 
 
 def _to_sub_config(value, default_model_type: str, field: str) -> PretrainedConfig:

@@ -1,4 +1,4 @@
-"""Training data: a torch Dataset over a `DatasetDict` split, a frame cache, and per-task collators.
+"""Training data: a torch Dataset over a `DatasetDict` split, a frame cache, the sampler and one collator.
 
 - Training draws ONE random caption per clip per visit (and its nouns/verbs when the dataset has them) and
   samples frames at random inside equal segments of the clip (TSN-style, `sampling="random"`); evaluation
@@ -25,12 +25,13 @@ import numpy as np
 import torch
 
 __all__ = [
-    "CaptioningCollator",
     "FrameCache",
     "FrameLoader",
-    "RetrievalCollator",
+    "SourceWeightedSampler",
+    "VideoTextCollator",
     "VideoTextDataset",
     "build_collator",
+    "build_train_dataloader",
     "load_dataset_for_recipe",
     "synthetic_cache_dir",
 ]
@@ -188,8 +189,17 @@ def make_frame_loader(num_frames: int, cache: FrameCache | None = None, size: in
 
 
 # ------------------------------------------------------------------------------------------------ dataset
+InputLoader = Callable[[dict, Callable[[dict], np.ndarray]], dict[str, Any]]
+
+
 class VideoTextDataset(torch.utils.data.Dataset):
-    """One item per clip: `{"video": uint8 (T,H,W,3), "text": str, "nouns": [...], "verbs": [...], ...}`."""
+    """One item per clip: `{"inputs": {processor inputs, default "videos": uint8 (T,H,W,3)}, "text": str,
+    "video_id", "index", <every other schema column present>}`.
+
+    Per-caption columns (`nouns`, `verbs`) are indexed by the sampled caption; per-clip columns (`keywords`,
+    `description`, `intention`, `data_source`, ...) pass as they are. `load_inputs(row, load_frames)` is the method's
+    input loader (the training table's `input_loader`): the default returns the sampled frames as `videos`.
+    """
 
     def __init__(
         self,
@@ -200,7 +210,10 @@ class VideoTextDataset(torch.utils.data.Dataset):
         cache: FrameCache | None = None,
         size: int | None = None,
         limit: int | None = None,
+        load_inputs: InputLoader | None = None,
     ):
+        from .methods import load_frames_input
+
         if limit is not None and limit < len(split):
             split = split.select(range(int(limit)))
         if len(split) == 0:
@@ -212,6 +225,7 @@ class VideoTextDataset(torch.utils.data.Dataset):
         self.cache = cache
         self.size = size
         self.epoch = 0
+        self.load_inputs = load_inputs or load_frames_input
         self._columns = set(split.column_names)
         for col in ("video_path", "captions"):
             if col not in self._columns:
@@ -236,60 +250,110 @@ class VideoTextDataset(torch.utils.data.Dataset):
         return [self._item({k: v[j] for k, v in columns.items()}, i) for j, i in enumerate(indices)]
 
     def _item(self, row: dict, index: int) -> dict[str, Any]:
+        from .methods import PER_CAPTION_COLUMNS
+
         rng = np.random.default_rng([self.seed, self.epoch, int(index)]) if self.train else None
-        captions = [c for c in row["captions"] if c and c.strip()] or [""]
-        k = int(rng.integers(len(captions))) if self.train else 0
-        frames = sample_frames(row, self.num_frames, self.train, rng, cache=self.cache, size=self.size)
-        item = {"video": frames, "text": captions[k], "video_id": row.get("video_id", str(index)), "index": index}
-        for col in ("nouns", "verbs"):
-            if col in self._columns and row[col] is not None and k < len(row[col]):
-                item[col] = list(row[col][k] or [])
-            elif col in self._columns:
-                item[col] = []
+        # positions of the non-empty captions: per-caption columns are indexed like the source captions
+        usable = [i for i, c in enumerate(row["captions"]) if c and c.strip()]
+        draw = int(rng.integers(max(1, len(usable)))) if self.train else 0  # one draw even without captions
+        k = usable[draw] if usable else None
+
+        def load_frames(r: dict) -> np.ndarray:
+            return sample_frames(r, self.num_frames, self.train, rng, cache=self.cache, size=self.size)
+
+        text = row["captions"][k] if k is not None else ""
+        item = {"inputs": self.load_inputs(row, load_frames), "text": text, "index": index}
+        item["video_id"] = row.get("video_id", str(index))
+        for col in sorted(self._columns - {"video_id", "video_path", "captions", "start", "end"}):
+            value = row[col]
+            if col in PER_CAPTION_COLUMNS:
+                value = list(value[k] or []) if value is not None and k is not None and k < len(value) else []
+            item[col] = value
         return item
 
 
-# ---------------------------------------------------------------------------------------------- collators
-def _tensors_only(batch) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in dict(batch).items() if isinstance(v, torch.Tensor)}
+def build_train_dataloader(dataset: VideoTextDataset, batch_size: int, collator, seed: int, num_workers: int = 0,
+                           source_weights: dict[str, float] | None = None):  # fmt: skip
+    """The training DataLoader: a seeded shuffle, or with `source_weights` ({data_source: weight}) a weighted draw
+    in which each source's share of the samples is proportional to its weight (e.g. SVAD-VLM's primary /
+    auxiliary mix)."""
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    sampler = None
+    if source_weights:
+        if "data_source" not in dataset.split.column_names:
+            raise ValueError("data.source_weights needs a `data_source` column in the training split")
+        sampler = SourceWeightedSampler(dataset.split["data_source"], source_weights, seed)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        collate_fn=collator,
+        num_workers=num_workers,
+        generator=generator if sampler is None else None,
+        drop_last=False,
+    )
 
 
-class CaptioningCollator:
-    """Captioner batches: `processor(videos=, text=, return_labels=True)` (labels -100 where ignored)."""
+class SourceWeightedSampler(torch.utils.data.Sampler):
+    """`len(sources)` indices per epoch, drawn with replacement so that source `s` makes up
+    `weights[s] / sum(weights)` of them; the draw depends on (seed, epoch) only, so a resumed run repeats it."""
 
-    def __init__(self, processor, max_length: int | None = None):
+    def __init__(self, sources: list[str], weights: dict[str, float], seed: int = 0):
+        present = sorted(set(sources))
+        missing = [s for s in present if s not in weights]
+        if missing:
+            raise ValueError(f"data.source_weights has no weight for data_source {missing} (has {sorted(weights)})")
+        if any(not (float(w) >= 0) or float(w) == float("inf") for w in weights.values()):
+            raise ValueError(f"data.source_weights must be finite and >= 0, got {weights}")
+        counts = {s: sources.count(s) for s in present}
+        per_item = torch.tensor([float(weights[s]) / counts[s] for s in sources], dtype=torch.float64)
+        if per_item.sum() <= 0:
+            raise ValueError("data.source_weights gives every present data_source weight 0")
+        self.probabilities = per_item / per_item.sum()
+        self.seed, self.epoch = int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.probabilities)
+
+    def __iter__(self):
+        generator = torch.Generator()
+        generator.manual_seed(self.seed * 1_000_003 + self.epoch)
+        yield from torch.multinomial(self.probabilities, len(self), replacement=True, generator=generator).tolist()
+
+
+# ---------------------------------------------------------------------------------------------- collator
+class VideoTextCollator:
+    """One collator for every method: the items' processor inputs (`videos`, ...), their captions and the method's
+    dataset columns go through `processor(...)` with the method's training kwargs (e.g. `return_labels=True`);
+    the method's `model_kwargs` (e.g. `return_loss=True`) are added to the batch."""
+
+    def __init__(self, processor, method, max_length: int | None = None):
         self.processor = processor
+        self.method = method
         self.max_length = max_length
 
-    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
-        kwargs = {"return_labels": True, "return_tensors": "pt"}
+    def __call__(self, items: list[dict]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {key: [it["inputs"][key] for it in items] for key in items[0]["inputs"]}
+        for col in self.method.columns:
+            if col in items[0]:
+                kwargs[col] = [it[col] for it in items]
         if self.max_length:
             kwargs["max_length"] = self.max_length
-        out = self.processor(videos=[it["video"] for it in items], text=[it["text"] for it in items], **kwargs)
-        return _tensors_only(out)
-
-
-class RetrievalCollator:
-    """Retriever batches: `processor(videos=, text=, nouns=, verbs=)` plus `return_loss=True`."""
-
-    def __init__(self, processor, use_nouns_verbs: bool = True):
-        self.processor = processor
-        self.use_nouns_verbs = use_nouns_verbs
-
-    def __call__(self, items: list[dict]) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"return_tensors": "pt"}
-        if self.use_nouns_verbs:
-            kwargs["nouns"] = [it.get("nouns") or [] for it in items]
-            kwargs["verbs"] = [it.get("verbs") or [] for it in items]
-        out = self.processor(videos=[it["video"] for it in items], text=[it["text"] for it in items], **kwargs)
-        batch = _tensors_only(out)
-        batch["return_loss"] = True
+        out = self.processor(
+            text=[it["text"] for it in items], return_tensors="pt", **self.method.processor_kwargs, **kwargs
+        )
+        batch = {k: v for k, v in dict(out).items() if isinstance(v, torch.Tensor)}
+        batch.update(self.method.model_kwargs)
         return batch
 
 
-def build_collator(method: str, processor, **kwargs):
-    if method == "mffcl":
-        return CaptioningCollator(processor, **kwargs)
-    if method == "dual_align":
-        return RetrievalCollator(processor, **kwargs)
-    raise ValueError(f"no collator for method {method!r}")
+def build_collator(model_type: str, processor, **kwargs) -> VideoTextCollator:
+    """The collator of a registered method (`videotext.training.methods`)."""
+    from .methods import training_method
+
+    return VideoTextCollator(processor, training_method(model_type), **kwargs)

@@ -16,7 +16,7 @@ global `batch_size` (`cpu_launch.py`); `--set train.cpu_processes=1` keeps it in
 Skeleton (accelerate's `complete_nlp_example.py`): build data and model (after `set_seed`, so the seed also
 controls the weight init), one optimizer over every parameter that some stage trains, one LambdaLR over the whole
 run (`schedules.build_scheduler`), `accelerator.prepare(model, optimizer, train_dataloader, scheduler)`, then per
-stage: set the objective (MFFCL `config.train_stage`, dual-alignment loss switches) and the trainable parameters
+stage: set the objective (the method table's config overrides, e.g. MFFCL `train_stage`) and the trainable parameters
 (`freeze` / `train_only` regexes), and loop with `accelerator.accumulate`, `accelerator.backward`, gradient
 clipping, `save_state` every `checkpoint_every` optimizer steps and at stage ends, evaluation every `eval_every`
 steps and at the end. `--resume` loads the newest `OUT/checkpoints/step_N` (model, optimizer, scheduler, RNG and
@@ -50,7 +50,8 @@ from typing import Any
 import torch
 
 from .recipes import dump_recipe, load_recipe
-from .schedules import StagePlan, build_scheduler, plan_lr
+from .schedules import build_scheduler, plan_lr
+from .stages import apply_objective, plan_stages, stage_trainable_sets
 
 __all__ = ["train", "cli_train"]
 
@@ -108,34 +109,6 @@ def _plain_name(name: str) -> str:
     return strip_peft_prefix(name)
 
 
-def _stage_trainable(names: list[str], stage: dict) -> set[str]:
-    """Names (peft prefix stripped) a stage trains: among `names`, those matching `train_only` (if any), minus
-    those matching `freeze`. Regexes are searched (`re.search`) in the plain parameter name."""
-    keep = set()
-    for name in names:
-        if stage["train_only"] and not any(re.search(p, name) for p in stage["train_only"]):
-            continue
-        if any(re.search(p, name) for p in stage["freeze"]):
-            continue
-        keep.add(name)
-    return keep
-
-
-def _apply_objective(model, method: str, stage: dict) -> None:
-    config = _base_model(model).config
-    if method == "mffcl":
-        config.train_stage = stage["objective"]
-    else:
-        terms = set(stage["objective"].split("+"))
-        config.use_global_loss = "global" in terms
-        config.use_noun_loss = "noun" in terms
-        config.use_verb_loss = "verb" in terms
-    for key, value in (stage.get("config") or {}).items():
-        if not hasattr(config, key):
-            raise ValueError(f"stage {stage['name']}: config has no field {key!r}")
-        setattr(config, key, value)
-
-
 def _scalars(metrics: Any) -> dict:
     """JSON-safe copy of an evaluation result (numbers, strings, nested dicts/lists)."""
     if isinstance(metrics, dict):
@@ -187,12 +160,20 @@ def train(
     from accelerate.utils import ProjectConfiguration, set_seed
     from tqdm.auto import tqdm
 
-    from videotext.export import save_hub_folder
+    from videotext.modeling import METHODS
 
     from .cpu_launch import cpu_process_count, per_process_batch_size
     from .cpu_launch import launch as launch_cpu_processes
-    from .data import FrameCache, VideoTextDataset, build_collator, load_dataset_for_recipe, make_frame_loader
-    from .model_factory import build_model_and_processor, method_spec
+    from .data import (
+        FrameCache,
+        VideoTextCollator,
+        VideoTextDataset,
+        build_train_dataloader,
+        load_dataset_for_recipe,
+        make_frame_loader,
+    )
+    from .methods import training_method
+    from .model_factory import build_model_and_processor
 
     t_start = time.time()
     if not (isinstance(recipe, dict) and "_name" in recipe) or overrides:
@@ -201,7 +182,7 @@ def train(
         recipe["_name"] = name or recipe["_name"]
     out = Path(output_dir).expanduser().resolve()
     tr, data_cfg, method = recipe["train"], recipe["data"], recipe["method"]
-    spec = method_spec(method)
+    entry, tmethod = METHODS[method], training_method(method)
     existing = _checkpoints(out)
     if resume and not existing:
         raise FileNotFoundError(f"--resume: no checkpoint under {out / CHECKPOINT_DIR}")
@@ -255,7 +236,7 @@ def train(
     processor = None
     snapshot = out / CHECKPOINT_DIR / PROCESSOR_SNAPSHOT
     if resume and snapshot.is_dir():
-        processor = spec.processor_cls.from_pretrained(str(snapshot))
+        processor = entry.processor_cls.from_pretrained(str(snapshot))
     captions = [c for caps in train_split["captions"] for c in caps] if recipe["tokenizer"]["train"] else None
     model, processor = build_model_and_processor(recipe, train_captions=captions, processor=processor)
     # buffers that training never changes (position ids, a fixed temperature) need no broadcast every step
@@ -269,6 +250,7 @@ def train(
 
         model = apply_lora(
             model,
+            prefix=tmethod.lora_prefix,
             r=lora_cfg["r"],
             alpha=lora_cfg["alpha"],
             dropout=lora_cfg["dropout"],
@@ -281,10 +263,7 @@ def train(
     named = {_plain_name(n): p for n, p in model.named_parameters()}
     base_trainable = [n for n, p in named.items() if p.requires_grad]
     stages = tr["stages"]
-    stage_sets = [_stage_trainable(base_trainable, s) for s in stages]
-    for i, (stage, names) in enumerate(zip(stages, stage_sets)):
-        if not names:
-            raise ValueError(f"train.stages[{i}] ({stage['name']}): freeze/train_only leave no parameter to train")
+    stage_sets = stage_trainable_sets(base_trainable, stages)
     union = set().union(*stage_sets)
     for name, param in named.items():
         param.requires_grad_(name in union)
@@ -293,22 +272,24 @@ def train(
     if data_cfg["cache_frames"]:
         cache = FrameCache(data_cfg["cache_frames_per_clip"] or 4 * data_cfg["num_frames"], size=data_cfg["size"])
     train_ds = VideoTextDataset(
-        train_split, data_cfg["num_frames"], train=True, seed=recipe["seed"], cache=cache, size=data_cfg["size"]
+        train_split,
+        data_cfg["num_frames"],
+        train=True,
+        seed=recipe["seed"],
+        cache=cache,
+        size=data_cfg["size"],
+        load_inputs=tmethod.input_loader,
     )
     if cache is not None:
         cache.fill(train_ds.rows(), desc="caching train frames", progress=main)
-    collator = build_collator(method, processor)
-    g = torch.Generator()
-    g.manual_seed(recipe["seed"])
     batch_size = per_process_batch_size(tr["batch_size"], accelerator.num_processes)
-    train_dl = torch.utils.data.DataLoader(
+    train_dl = build_train_dataloader(
         train_ds,
-        batch_size=batch_size,
-        shuffle=True,
-        collate_fn=collator,
+        batch_size,
+        VideoTextCollator(processor, tmethod),
+        seed=recipe["seed"],
         num_workers=data_cfg["num_workers"],
-        generator=g,
-        drop_last=False,
+        source_weights=data_cfg["source_weights"],
     )
 
     # ------------------------------------------------------------------------------ optimizer, schedule
@@ -319,15 +300,8 @@ def train(
     # stage lengths need the per-process length of the prepared dataloader: prepare it first
     train_dl = accelerator.prepare(train_dl)
     steps_per_epoch = max(1, math.ceil(len(train_dl) / tr["gradient_accumulation_steps"]))
-    plan: list[StagePlan] = []
-    start = 0
-    for i, s in enumerate(stages):
-        n = s["max_steps"] if s["max_steps"] else s["epochs"] * steps_per_epoch
-        if tr["max_steps"] is not None:
-            n = max(0, min(n, tr["max_steps"] - start))
-        plan.append(StagePlan(i, s["name"], start, n, steps_per_epoch, float(s["lr"]), s["schedule"]))
-        start += n
-    total_steps = start
+    plan = plan_stages(stages, steps_per_epoch, tr["max_steps"])
+    total_steps = plan[-1].end_step
     scheduler = build_scheduler(optimizer, plan)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     state = TrainState()
@@ -364,35 +338,25 @@ def train(
     def evaluate(tag: str) -> dict | None:
         if eval_split is None:
             return None
-        result = None
-        if main:
-            from videotext import inference
+        from videotext import inference
+        from videotext.evaluation import flat_metrics
 
-            unwrapped = accelerator.unwrap_model(model)
-            unwrapped.eval()
-            t0 = time.time()
-            with torch.no_grad():
-                if spec.is_captioner:
-                    result = inference.evaluate_captioner(
-                        unwrapped,
-                        processor,
-                        eval_split,
-                        load_frames=frame_loader,
-                        batch_size=eval_cfg["batch_size"],
-                        limit=eval_cfg["limit"],
-                        **(eval_cfg["generate"] or {}),
-                    )
-                else:
-                    result = inference.evaluate_retriever(
-                        unwrapped,
-                        processor,
-                        eval_split,
-                        load_frames=frame_loader,
-                        batch_size=eval_cfg["batch_size"],
-                        protocol=eval_cfg["protocol"],
-                        limit=eval_cfg["limit"],
-                    )
-            unwrapped.train()
+        unwrapped = accelerator.unwrap_model(model)
+        unwrapped.eval()
+        t0 = time.time()
+        result = inference.evaluate(
+            unwrapped,
+            processor,
+            eval_split,
+            load_frames=frame_loader,
+            batch_size=eval_cfg["batch_size"],
+            limit=eval_cfg["limit"],
+            protocol=eval_cfg["protocol"],
+            generate_kwargs=eval_cfg["generate"],
+            accelerator=accelerator,
+        )
+        unwrapped.train()
+        if main:
             record = {
                 "step": state.global_step,
                 "stage": stages[min(state.stage_index, len(stages) - 1)]["name"],
@@ -403,8 +367,7 @@ def train(
             }
             evals.append(record)
             log.write(event="eval", **record)
-            flat = {f"eval/{k}": v for k, v in record["metrics"].items() if isinstance(v, (int, float))}
-            accelerator.log(flat, step=state.global_step)
+            accelerator.log({f"eval/{k}": v for k, v in flat_metrics(record["metrics"]).items()}, step=state.global_step)
         accelerator.wait_for_everyone()
         return result
 
@@ -436,7 +399,7 @@ def train(
         state.stage_index = sp.index
         if sp.num_steps == 0:
             continue
-        _apply_objective(model, method, stage)
+        apply_objective(_base_model(model).config, tmethod, stage)
         trainable = stage_sets[sp.index]
         frozen = [p for n, p in named_now.items() if n in union and n not in trainable]
         for n, p in named_now.items():
@@ -525,43 +488,11 @@ def train(
 
     # ------------------------------------------------------------------------------------ export
     accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
     if main:
-        to_save = unwrapped
-        if lora_cfg["enabled"]:
-            from .lora import save_lora
-
-            to_save = save_lora(unwrapped, out)
-        for p in to_save.parameters():
-            p.requires_grad_(True)
-        save_hub_folder(to_save, processor, out)
-
+        _export(accelerator.unwrap_model(model), processor, out, lora_cfg)
         wall = time.time() - t_start
-        steady = step_times[1:] or step_times
-        metrics = {
-            "recipe": recipe["_name"],
-            "recipe_source": recipe["_source"],
-            "overrides": recipe["_overrides"],
-            "method": method,
-            "global_step": state.global_step,
-            "total_steps": total_steps,
-            "steps_per_epoch": steps_per_epoch,
-            "stages": [
-                {"name": p.name, "start_step": p.start_step, "num_steps": p.num_steps, "lr": p.lr} for p in plan
-            ],
-            "resumed_from_step": resumed_from,
-            "num_processes": accelerator.num_processes,
-            "batch_size_per_process": batch_size,
-            "train_clips": len(train_ds),
-            "final_loss": last_loss,
-            "steps_this_run": len(step_times),
-            "mean_step_seconds": (sum(steady) / len(steady)) if steady else None,
-            "wall_time_seconds": round(wall + float(previous.get("wall_time_seconds", 0.0) if previous else 0.0), 3),
-            "wall_time_seconds_this_run": round(wall, 3),
-            "evals": evals,
-            "final": _scalars(final) if final is not None else None,
-            "recipe_resolved": {k: v for k, v in recipe.items() if not k.startswith("_")},
-        }
+        metrics = _metrics_record(recipe, state, plan, accelerator.num_processes, batch_size, len(train_ds),
+                                  last_loss, step_times, wall, previous, resumed_from, evals, final)  # fmt: skip
         (out / "metrics.json").write_text(json.dumps(_scalars(metrics), indent=2))
         log.write(event="done", step=state.global_step, wall_time_seconds=round(wall, 3))
     else:
@@ -569,6 +500,47 @@ def train(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return metrics
+
+
+def _export(model, processor, out: Path, lora_cfg: dict) -> None:
+    """The final model + processor as a Hub folder in `out` (LoRA: adapters to `out/adapter`, merged model to `out`)."""
+    from videotext.export import save_hub_folder
+
+    if lora_cfg["enabled"]:
+        from .lora import save_lora
+
+        model = save_lora(model, out)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    save_hub_folder(model, processor, out)
+
+
+def _metrics_record(recipe, state, plan, num_processes, batch_size, train_clips, last_loss, step_times, wall,
+                    previous, resumed_from, evals, final) -> dict:  # fmt: skip
+    """What `metrics.json` holds: the run's shape, its timings (summed over resumed runs) and its evaluations."""
+    steady = step_times[1:] or step_times
+    return {
+        "recipe": recipe["_name"],
+        "recipe_source": recipe["_source"],
+        "overrides": recipe["_overrides"],
+        "method": recipe["method"],
+        "global_step": state.global_step,
+        "total_steps": plan[-1].end_step,
+        "steps_per_epoch": plan[0].steps_per_epoch,
+        "stages": [{"name": p.name, "start_step": p.start_step, "num_steps": p.num_steps, "lr": p.lr} for p in plan],
+        "resumed_from_step": resumed_from,
+        "num_processes": num_processes,
+        "batch_size_per_process": batch_size,
+        "train_clips": train_clips,
+        "final_loss": last_loss,
+        "steps_this_run": len(step_times),
+        "mean_step_seconds": (sum(steady) / len(steady)) if steady else None,
+        "wall_time_seconds": round(wall + float(previous.get("wall_time_seconds", 0.0) if previous else 0.0), 3),
+        "wall_time_seconds_this_run": round(wall, 3),
+        "evals": evals,
+        "final": _scalars(final) if final is not None else None,
+        "recipe_resolved": {k: v for k, v in recipe.items() if not k.startswith("_")},
+    }
 
 
 def cli_train(args) -> int:

@@ -69,6 +69,7 @@ def llm_linear_module_names(model: nn.Module, prefix: str = LLM_PREFIX, include_
 
 def apply_lora(
     model: nn.Module,
+    prefix: str = LLM_PREFIX,
     r: int = 8,
     alpha: float = 16,
     dropout: float = 0.05,
@@ -84,7 +85,8 @@ def apply_lora(
     """
     from peft import LoraConfig, get_peft_model
 
-    targets = llm_linear_module_names(model, include_lm_head=include_lm_head)
+    prefix = prefix if prefix.endswith(".") else f"{prefix}."
+    targets = llm_linear_module_names(model, prefix=prefix, include_lm_head=include_lm_head)
     if not getattr(model, "name_or_path", None):
         # peft copies this into adapter_config.json; a model built from a config has none
         model.name_or_path = getattr(model.config, "_name_or_path", "") or type(model).__name__
@@ -102,7 +104,7 @@ def apply_lora(
     if train_non_llm:
         for name, param in peft_model.named_parameters():
             plain = strip_peft_prefix(name)
-            if not plain.startswith(LLM_PREFIX) and "lora_" not in plain and param.is_floating_point():
+            if not plain.startswith(prefix) and "lora_" not in plain and param.is_floating_point():
                 param.requires_grad_(True)
     return peft_model
 

@@ -1,48 +1,26 @@
-"""Build a method's model, processor and tokenizers from a recipe.
+"""Build a method's model, processor and tokenizers from a recipe, reading the method tables.
 
 Two ways, chosen by `model.pretrained`:
 
-- tiny / from scratch (`pretrained: false`): the recipe's `vision_config` / `text_config` /
-  `text_encoder_config` dicts (transformers sub-configs with a `model_type`) and `config` kwargs go into the
-  method's config; vocab sizes and special-token ids come from the tokenizer;
-- paper scale (`pretrained: true`): `<Model>.from_pretrained_backbones(vision=..., text=..., text_encoder=...,
-  **config)` with the recipe's `backbones` (Hub ids or local folders).
+- tiny / from scratch (`pretrained: false`): the recipe's sub-config dicts (`vision_config`, `text_config`, ...:
+  transformers sub-configs with a `model_type`) and `config` kwargs go into the method's config; each tokenizer slot
+  sets its sub-config's vocab size and special-token ids (decoder: bos/eos/pad, encoder: pad);
+- paper scale (`pretrained: true`): `<Model>.from_pretrained_backbones(**backbones, **config)` with the recipe's
+  `backbones` (Hub ids or local folders).
 
-Tokenizers are either trained on the training captions (`tokenizer.train: true`, with
+Tokenizers are either trained on the training captions (`tokenizer.train: true`,
 `videotext.training.tokenizer.train_caption_tokenizers`: one WordPiece vocabulary for the decoder and the
-BERT-style encoder) or loaded with `AutoTokenizer.from_pretrained` (`tokenizer.name`, default: the backbones'
-ids). A GPT-2 tokenizer has no pad token: its EOS is used. The decoder's generation config gets bos/eos/pad from
-the tokenizer.
+BERT-style encoder) or loaded with `AutoTokenizer.from_pretrained` (`tokenizer.<slot's recipe_field>`, default: the
+slot's backbone id). A decoder tokenizer without a pad token pads with its EOS. The generation config gets bos/eos/pad
+from the decoder tokenizer.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 from typing import Any
 
-__all__ = ["MethodSpec", "build_model_and_processor", "build_processor", "build_tokenizers", "method_spec"]
-
-
-class MethodSpec:
-    """Where a method's classes live and which Auto class its model registers with (from the method table)."""
-
-    def __init__(self, method: str):
-        from videotext.modeling import method_for_config
-
-        entry = method_for_config(method)
-        self.method = method
-        self.entry = entry
-        self.config_cls = entry.config_cls
-        self.auto_class = entry.auto_class
-        self.model_cls = entry.model_cls
-        self.processor_cls = entry.processor_cls
-        self.video_processor_cls = entry.video_processor_cls
-        self.is_captioner = entry.task == "captioning"
-
-
-def method_spec(method: str) -> MethodSpec:
-    return MethodSpec(method)
+__all__ = ["build_model_and_processor", "build_processor", "build_tokenizers"]
 
 
 def _set_pad(tokenizer) -> None:
@@ -53,38 +31,41 @@ def _set_pad(tokenizer) -> None:
             tokenizer.add_special_tokens({"pad_token": "[PAD]"})
 
 
-def build_tokenizers(recipe: dict, train_captions: list[str] | None = None):
-    """(decoder tokenizer | None, encoder tokenizer | None) for the recipe's method."""
+def build_tokenizers(recipe: dict, train_captions: list[str] | None = None) -> dict[str, Any]:
+    """The method's tokenizers, by processor argument name (its table's tokenizer slots)."""
+    from .methods import training_method
+
+    slots = training_method(recipe["method"]).tokenizers
     tok_cfg = recipe["tokenizer"]
-    backbones = recipe["model"].get("backbones") or {}
-    method = recipe["method"]
     if tok_cfg["train"]:
         if not train_captions:
             raise ValueError("tokenizer.train is true but there are no training captions to train it on")
         from .tokenizer import train_caption_tokenizers
 
         decoder_tok, encoder_tok = train_caption_tokenizers(train_captions, vocab_size=tok_cfg["vocab_size"])
-    else:
-        from transformers import AutoTokenizer
+        trained = {"decoder": decoder_tok, "encoder": encoder_tok}
+        return {arg: trained[slot.kind] for arg, slot in slots.items()}
 
-        if method == "mffcl":
-            dec_name = tok_cfg.get("name") or backbones.get("text")
-            enc_name = tok_cfg.get("text_encoder_name") or backbones.get("text_encoder")
-        else:
-            dec_name = None
-            enc_name = tok_cfg.get("text_encoder_name") or tok_cfg.get("name") or backbones.get("text")
-        decoder_tok = AutoTokenizer.from_pretrained(dec_name) if dec_name else None
-        encoder_tok = AutoTokenizer.from_pretrained(enc_name) if enc_name else None
-        if decoder_tok is not None:
-            _set_pad(decoder_tok)
-    if method == "dual_align":
-        return None, encoder_tok
-    return decoder_tok, encoder_tok
+    from transformers import AutoTokenizer
+
+    backbones = recipe["model"].get("backbones") or {}
+    out = {}
+    for arg, slot in slots.items():
+        source = tok_cfg.get(slot.recipe_field) or backbones.get(slot.backbone)
+        if not source:
+            raise ValueError(
+                f"tokenizer for `{arg}`: set tokenizer.{slot.recipe_field} or model.backbones.{slot.backbone}"
+            )
+        out[arg] = AutoTokenizer.from_pretrained(source)
+        if slot.kind == "decoder":
+            _set_pad(out[arg])
+    return out
 
 
-def _token_ids(tokenizer) -> dict[str, int]:
+def _special_ids(tokenizer, kind: str) -> dict[str, int]:
+    names = ("bos", "eos", "pad") if kind == "decoder" else ("pad",)
     ids = {}
-    for name in ("bos", "eos", "pad"):
+    for name in names:
         value = getattr(tokenizer, f"{name}_token_id", None)
         if value is not None:
             ids[f"{name}_token_id"] = int(value)
@@ -96,32 +77,21 @@ def _vision_size(config) -> int | None:
     return getattr(vision, "image_size", None)
 
 
-def build_processor(spec: MethodSpec, recipe: dict, decoder_tok, encoder_tok, image_size: int | None):
-    """Instantiate `<Method>Processor(video_processor=<Method>VideoProcessor(...), tokenizer(s))`."""
+def build_processor(recipe: dict, tokenizers: dict[str, Any], image_size: int | None):
+    """`<Method>Processor(video_processor=<Method>VideoProcessor(...), **tokenizers)`."""
+    from videotext.modeling import METHODS
+
+    entry = METHODS[recipe["method"]]
     vp_kwargs = copy.deepcopy(recipe.get("processor") or {})
     vp_kwargs.setdefault("num_frames", recipe["data"]["num_frames"])
     if image_size and "size" not in vp_kwargs:
         # match the encoder's input size: shortest edge + centre crop, or a direct resize
-        if "shortest_edge" in (getattr(spec.video_processor_cls, "size", None) or {}):
+        if "shortest_edge" in (getattr(entry.video_processor_cls, "size", None) or {}):
             vp_kwargs["size"] = {"shortest_edge": int(image_size)}
             vp_kwargs.setdefault("crop_size", {"height": int(image_size), "width": int(image_size)})
         else:
             vp_kwargs["size"] = {"height": int(image_size), "width": int(image_size)}
-    vp_sig = inspect.signature(spec.video_processor_cls.__init__).parameters
-    if "num_frames" not in vp_sig and not any(p.kind == p.VAR_KEYWORD for p in vp_sig.values()):
-        vp_kwargs.pop("num_frames")
-    video_processor = spec.video_processor_cls(**vp_kwargs)
-
-    params = [p for p in inspect.signature(spec.processor_cls.__init__).parameters if p != "self"]
-    kwargs: dict[str, Any] = {}
-    for name in params:
-        if name == "video_processor":
-            kwargs[name] = video_processor
-        elif "tokenizer" in name and ("encoder" in name or "bert" in name):
-            kwargs[name] = encoder_tok
-        elif name == "tokenizer":
-            kwargs[name] = decoder_tok if spec.is_captioner else encoder_tok
-    return spec.processor_cls(**kwargs)
+    return entry.processor_cls(video_processor=entry.video_processor_cls(**vp_kwargs), **tokenizers)
 
 
 def _sub(cfg: dict, **extra) -> dict:
@@ -130,74 +100,60 @@ def _sub(cfg: dict, **extra) -> dict:
     return out
 
 
+def _set_generation_ids(model, ids: dict[str, int]) -> None:
+    """bos/eos/pad of the decoder tokenizer into the generation configs (the model's and its LLM's)."""
+    targets = [model.generation_config, model.config.get_text_config(decoder=True)]
+    lm = getattr(model, "language_model", None)
+    if lm is not None:
+        targets += [lm.config, getattr(lm, "generation_config", None)]
+    for target in targets:
+        for key, value in ids.items():
+            if target is not None:
+                setattr(target, key, value)
+
+
 def build_model_and_processor(recipe: dict, train_captions: list[str] | None = None, processor=None):
     """(model, processor) for a recipe. `processor` (e.g. reloaded on resume) skips the tokenizer step."""
-    spec = method_spec(recipe["method"])
+    from videotext.modeling import METHODS
+
+    from .methods import training_method
+
+    entry, method = METHODS[recipe["method"]], training_method(recipe["method"])
     m = recipe["model"]
-    num_frames = recipe["data"]["num_frames"]
     config_kwargs = copy.deepcopy(m.get("config") or {})
-    config_kwargs.setdefault("num_frames", num_frames)
+    config_kwargs.setdefault("num_frames", recipe["data"]["num_frames"])
 
     if m.get("init_from"):
-        model = spec.model_cls.from_pretrained(m["init_from"])
+        model = entry.model_cls.from_pretrained(m["init_from"])
         if processor is None:
-            processor = spec.processor_cls.from_pretrained(m["init_from"])
+            processor = entry.processor_cls.from_pretrained(m["init_from"])
         return model, processor
 
     if processor is not None:
-        decoder_tok = getattr(processor, "tokenizer", None) if spec.is_captioner else None
-        encoder_tok = _find_encoder_tokenizer(processor, spec)
+        tokenizers = {arg: getattr(processor, arg) for arg in method.tokenizers}
     else:
-        decoder_tok, encoder_tok = build_tokenizers(recipe, train_captions)
+        tokenizers = build_tokenizers(recipe, train_captions)
 
     if m["pretrained"]:
-        backbones = dict(m["backbones"])
-        if not spec.is_captioner:
-            backbones.pop("text_encoder", None)
-        model = spec.model_cls.from_pretrained_backbones(**backbones, **config_kwargs)
+        model = entry.model_cls.from_pretrained_backbones(**m["backbones"], **config_kwargs)
         # a Hub tokenizer may have grown (pad token added): keep the embeddings in step
-        if decoder_tok is not None and hasattr(model, "language_model"):
-            if len(decoder_tok) > model.language_model.get_input_embeddings().num_embeddings:
-                model.language_model.resize_token_embeddings(len(decoder_tok))
+        decoder_arg = method.slot_of_kind("decoder")
+        lm = getattr(model, method.lora_prefix or "language_model", None)
+        if decoder_arg and lm is not None and len(tokenizers[decoder_arg]) > lm.get_input_embeddings().num_embeddings:
+            lm.resize_token_embeddings(len(tokenizers[decoder_arg]))
     else:
-        if spec.is_captioner:
-            config = spec.config_cls(
-                vision_config=_sub(m["vision_config"]),
-                text_config=_sub(m["text_config"], vocab_size=len(decoder_tok), **_token_ids(decoder_tok)),
-                text_encoder_config=_sub(
-                    m["text_encoder_config"], vocab_size=len(encoder_tok), pad_token_id=encoder_tok.pad_token_id
-                ),
-                **config_kwargs,
+        sub_configs = {key: _sub(value) for key, value in m.items() if key.endswith("_config") and value}
+        for arg, slot in method.tokenizers.items():
+            tok = tokenizers[arg]
+            sub_configs[slot.sub_config] = _sub(
+                sub_configs.get(slot.sub_config), vocab_size=len(tok), **_special_ids(tok, slot.kind)
             )
-        else:
-            config = spec.config_cls(
-                vision_config=_sub(m["vision_config"]),
-                text_config=_sub(m["text_config"], vocab_size=len(encoder_tok), pad_token_id=encoder_tok.pad_token_id),
-                **config_kwargs,
-            )
-        model = spec.model_cls(config)
+        model = entry.model_cls(entry.config_cls(**sub_configs, **config_kwargs))
 
-    if spec.is_captioner and decoder_tok is not None:
-        ids = _token_ids(decoder_tok)
-        gen = model.generation_config
-        for key, value in ids.items():
-            setattr(gen, key, value)
-            setattr(model.config.text_config, key, value)
-            if hasattr(model, "language_model"):
-                setattr(model.language_model.config, key, value)
-                lm_gen = getattr(model.language_model, "generation_config", None)
-                if lm_gen is not None:
-                    setattr(lm_gen, key, value)
+    decoder_arg = method.slot_of_kind("decoder")
+    if decoder_arg is not None:
+        _set_generation_ids(model, _special_ids(tokenizers[decoder_arg], "decoder"))
 
     if processor is None:
-        processor = build_processor(spec, recipe, decoder_tok, encoder_tok, _vision_size(model.config))
+        processor = build_processor(recipe, tokenizers, _vision_size(model.config))
     return model, processor
-
-
-def _find_encoder_tokenizer(processor, spec: MethodSpec):
-    for name in dir(processor):
-        if "tokenizer" in name and ("encoder" in name or "bert" in name):
-            tok = getattr(processor, name, None)
-            if tok is not None and hasattr(tok, "pad_token_id"):
-                return tok
-    return None if spec.is_captioner else getattr(processor, "tokenizer", None)

@@ -49,12 +49,9 @@ import yaml
 
 __all__ = ["DEFAULTS", "RecipeError", "apply_overrides", "find_recipe", "list_recipes", "load_recipe"]
 
-METHODS = ("mffcl", "dual_align")
 SCHEDULES = ("constant", "inverse_time", "multistep")
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("no", "fp16", "bf16")
-MFFCL_OBJECTIVES = ("contrastive", "caption", "both")
-DUAL_OBJECTIVE_TERMS = ("global", "noun", "verb")
 
 DEFAULTS: dict[str, Any] = {
     "method": None,
@@ -82,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
         "cache_frames": False,
         "cache_frames_per_clip": None,
         "num_workers": 0,
+        "source_weights": None,
     },
     "train": {
         "batch_size": 8,
@@ -146,6 +144,7 @@ _FREE_FORM = {
     "model.config",
     "processor",
     "data.synthetic",
+    "data.source_weights",
     "eval.generate",
 }
 
@@ -322,11 +321,33 @@ def _validate_schedule(sched, name: str, field: str) -> dict:
     return sched
 
 
+def _validate_config_overrides(method: str, overrides: dict, name: str, where: str) -> None:
+    """A stage's objective + `config` overrides must be fields of the method's config and pass its validation."""
+    from videotext.modeling import METHODS
+
+    config_cls = METHODS[method].config_cls
+    defaults = config_cls()
+    for key in overrides:
+        _check(hasattr(defaults, key), name, f"{where}.config.{key}", f"{config_cls.__name__} has no such field")
+    try:
+        config_cls(**overrides)
+    except (ValueError, TypeError) as err:
+        raise RecipeError(f"recipe {name}: {where}.config: {err}") from None
+
+
 def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
     """Merge over DEFAULTS and check every field; return the complete recipe."""
     _check(isinstance(recipe, dict), name, "(top level)", "must be a YAML mapping")
     r = _merge(DEFAULTS, recipe, "", name)
-    _check(r["method"] in METHODS, name, "method", f"must be one of {METHODS}, got {r['method']!r}")
+    from .methods import TRAINING_METHODS
+
+    _check(
+        r["method"] in TRAINING_METHODS,
+        name,
+        "method",
+        f"must be a registered method ({', '.join(TRAINING_METHODS)}), got {r['method']!r}",
+    )
+    method = TRAINING_METHODS[r["method"]]
     _check(_is_int(r["seed"]), name, "seed", f"must be an int, got {r['seed']!r}")
 
     m = r["model"]
@@ -348,6 +369,13 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
         v = d[key]
         _check(v is None or (_is_int(v) and v > 0), name, f"data.{key}", f"must be null or an int > 0, got {v!r}")
 
+    sw = d["source_weights"]
+    _check(
+        sw is None or (isinstance(sw, dict) and sw and all(_is_num(w) and 0 <= w < float("inf") for w in sw.values())),
+        name,
+        "data.source_weights",
+        f"must be null or a mapping data_source -> finite weight >= 0, got {sw!r}",
+    )
     tr = r["train"]
     for key in (
         "batch_size", "gradient_accumulation_steps", "checkpoint_every", "keep_checkpoints", "log_every",
@@ -404,23 +432,12 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
                     re.compile(pattern)
                 except (re.error, TypeError) as err:
                     raise RecipeError(f"recipe {name}: {where}.{key}: bad regex {pattern!r}: {err}") from None
-        obj = s["objective"]
-        if r["method"] == "mffcl":
-            obj = obj or "both"
-            _check(
-                obj in MFFCL_OBJECTIVES, name, f"{where}.objective", f"must be one of {MFFCL_OBJECTIVES}, got {obj!r}"
-            )
-        else:
-            obj = obj or "global+noun+verb"
-            terms = obj.split("+") if isinstance(obj, str) else obj
-            _check(
-                isinstance(terms, list) and terms and all(x in DUAL_OBJECTIVE_TERMS for x in terms),
-                name,
-                f"{where}.objective",
-                f"must be '+'-joined terms of {DUAL_OBJECTIVE_TERMS}, got {obj!r}",
-            )
-            obj = "+".join(terms)
-        s["objective"] = obj
+        try:
+            s["objective"] = method.resolve_objective(s["objective"])
+        except ValueError as err:
+            raise RecipeError(f"recipe {name}: {where}.objective: {err}") from None
+        _check(isinstance(s["config"], dict), name, f"{where}.config", "must be a mapping of config fields")
+        _validate_config_overrides(r["method"], {**method.objectives[s["objective"]], **s["config"]}, name, where)
         stages.append(s)
     tr["stages"] = stages
 
@@ -429,7 +446,7 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
     _check(_is_num(lo["alpha"]) and lo["alpha"] > 0, name, "lora.alpha", "must be > 0")
     _check(_is_num(lo["dropout"]) and 0 <= lo["dropout"] < 1, name, "lora.dropout", "must be in [0, 1)")
     if lo["enabled"]:
-        _check(r["method"] == "mffcl", name, "lora.enabled", "applies to captioners (an LLM decoder) only")
+        _check(method.lora_prefix is not None, name, "lora.enabled", f"{r['method']} has no LLM decoder to adapt")
 
     ev = r["eval"]
     v = ev["limit"]

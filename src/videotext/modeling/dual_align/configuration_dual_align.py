@@ -10,10 +10,57 @@ This file is part of the Hub code of the method: it imports only the standard li
 
 from __future__ import annotations
 
+import math
+
 from transformers import AutoConfig, PretrainedConfig
 
 _MASK_MODES = ("remove", "mask")
 _POOLINGS = ("cls", "mean")
+
+
+# Copied from videotext.modeling.shared_blocks._check_positive_int
+def _check_positive_int(config, name: str, allow_none: bool = False) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is an int >= 1 (or None with `allow_none`)."""
+    value = getattr(config, name)
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}")
+
+
+# Copied from videotext.modeling.shared_blocks._check_finite_float
+def _check_finite_float(
+    config, name: str, low: float | None = None, high: float | None = None, low_open=False, high_open=False
+) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is a finite int / float within [low, high] (an
+    `*_open` end excludes its bound, a None end is unbounded). nan and +-inf are always rejected."""
+    value = getattr(config, name)
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        left = "(" if low is None or low_open else "["
+        right = ")" if high is None or high_open else "]"
+        bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ValueError(f"`{name}` must be a finite number in {bounds}, got {value!r}")
+
+
+# Copied from videotext.modeling.shared_blocks._check_choice
+def _check_choice(config, name: str, choices) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is one of `choices`."""
+    value = getattr(config, name)
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}, got {value!r}")
+
+
+# Copied from videotext.modeling.shared_blocks._check_bool
+def _check_bool(config, name: str) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is a bool."""
+    value = getattr(config, name)
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be a bool, got {value!r}")
 
 
 # Copied from videotext.modeling.shared_blocks._to_sub_config
@@ -147,16 +194,6 @@ class DualAlignConfig(PretrainedConfig):
         super().__init__(**kwargs)
 
     def _validate(self) -> None:
-        def positive_int(name: str) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int, got {value!r}")
-
-        def non_negative_number(name: str) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"`{name}` must be a number >= 0, got {value!r}")
-
         for name in (
             "projection_dim",
             "fusion_num_layers",
@@ -165,9 +202,12 @@ class DualAlignConfig(PretrainedConfig):
             "fusion_intermediate_size",
             "num_frames",
         ):
-            positive_int(name)
+            _check_positive_int(self, name)
         for name in ("global_loss_weight", "noun_loss_weight", "verb_loss_weight"):
-            non_negative_number(name)
+            _check_finite_float(self, name, low=0.0)
+        _check_finite_float(self, "temperature", low=0.0, high=1.0, low_open=True)
+        _check_finite_float(self, "fusion_dropout", low=0.0, high=1.0, high_open=True)
+        _check_finite_float(self, "initializer_range", low=0.0, low_open=True)
         for name in (
             "learnable_temperature",
             "use_global_loss",
@@ -175,31 +215,14 @@ class DualAlignConfig(PretrainedConfig):
             "use_verb_loss",
             "shared_targets_as_negatives",
         ):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"`{name}` must be a bool, got {getattr(self, name)!r}")
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)):
-            raise ValueError(f"`temperature` must be a number in (0, 1], got {self.temperature!r}")
-        if not 0.0 < self.temperature <= 1.0:
-            raise ValueError(f"`temperature` must be in (0, 1], got {self.temperature!r}")
-        if isinstance(self.fusion_dropout, bool) or not isinstance(self.fusion_dropout, (int, float)):
-            raise ValueError(f"`fusion_dropout` must be in [0, 1), got {self.fusion_dropout!r}")
-        if not 0.0 <= self.fusion_dropout < 1.0:
-            raise ValueError(f"`fusion_dropout` must be in [0, 1), got {self.fusion_dropout!r}")
-        if isinstance(self.initializer_range, bool) or not isinstance(self.initializer_range, (int, float)):
-            raise ValueError(f"`initializer_range` must be > 0, got {self.initializer_range!r}")
-        if self.initializer_range <= 0:
-            raise ValueError(f"`initializer_range` must be > 0, got {self.initializer_range!r}")
+            _check_bool(self, name)
+        for name, choices in (("fusion_pooling", _POOLINGS), ("target_pooling", _POOLINGS), ("mask_mode", _MASK_MODES)):
+            _check_choice(self, name, choices)
         if self.fusion_hidden_size % self.fusion_num_heads != 0:
             raise ValueError(
                 f"`fusion_num_heads` ({self.fusion_num_heads}) must divide `fusion_hidden_size` "
                 f"({self.fusion_hidden_size})"
             )
-        if self.fusion_pooling not in _POOLINGS:
-            raise ValueError(f"`fusion_pooling` must be one of {_POOLINGS}, got {self.fusion_pooling!r}")
-        if self.target_pooling not in _POOLINGS:
-            raise ValueError(f"`target_pooling` must be one of {_POOLINGS}, got {self.target_pooling!r}")
-        if self.mask_mode not in _MASK_MODES:
-            raise ValueError(f"`mask_mode` must be one of {_MASK_MODES}, got {self.mask_mode!r}")
         if not (self.use_global_loss or self.use_noun_loss or self.use_verb_loss):
             raise ValueError(
                 "`use_global_loss`, `use_noun_loss`, `use_verb_loss`: at least one loss term (Eq. 7) must be on"

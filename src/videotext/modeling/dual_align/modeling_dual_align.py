@@ -547,8 +547,8 @@ class DualAlignModel(DualAlignPreTrainedModel):
             vision: a ViT checkpoint (`model_type == "vit"`, e.g. the paper's ImageNet-21k
                 `google/vit-base-patch16-224-in21k`) -> TimeSformer initialised the TimeSformer-paper way (see
                 `vit_to_timesformer_state_dict`); or a TimeSformer checkpoint (e.g.
-                `facebook/timesformer-base-finetuned-k400`) loaded directly (its time embeddings are interpolated
-                when `num_frames` differs).
+                `facebook/timesformer-base-finetuned-k400`) loaded directly (its time embeddings are resized with
+                nearest interpolation when `num_frames` differs, as TimeSformer does at run time).
             text: the text encoder checkpoint (DistilBERT, `distilbert-base-uncased`).
             text_encoder: alias of `text` (this model has a single text tower, an encoder).
             config_kwargs: other `DualAlignConfig` fields (`num_frames`, `projection_dim`, loss switches, ...).
@@ -566,11 +566,8 @@ class DualAlignModel(DualAlignPreTrainedModel):
             timesformer = AutoModel.from_pretrained(vision)
             vision_config = timesformer.config
             vision_state = timesformer.state_dict()
-            if num_frames is not None and num_frames != vision_config.num_frames:
-                time = vision_state["embeddings.time_embeddings"]  # (1, T, D)
-                vision_state["embeddings.time_embeddings"] = F.interpolate(
-                    time.transpose(1, 2), size=num_frames, mode="linear", align_corners=False
-                ).transpose(1, 2)
+            if num_frames is not None:
+                vision_state = resize_time_embeddings(vision_state, num_frames)
         else:
             raise ValueError(
                 f"from_pretrained_backbones: `vision` must be a ViT or TimeSformer checkpoint, got model_type "
@@ -584,6 +581,26 @@ class DualAlignModel(DualAlignPreTrainedModel):
             raise ValueError(f"vision weights from {vision!r} do not fit: missing {missing}, unexpected {unexpected}")
         model.text_model.load_state_dict(text_model.state_dict())
         return model
+
+
+# Copied from videotext.modeling.shared_blocks.resize_time_embeddings
+def resize_time_embeddings(state_dict_or_tensor, num_frames: int, key: str = "embeddings.time_embeddings"):
+    """TimeSformer time embeddings `(1, T_old, D)` resized to `(1, num_frames, D)` by NEAREST interpolation.
+
+    Nearest is what `TimesformerEmbeddings.forward` (and the original TimeSformer code) does at run time when the clip
+    length differs from the checkpoint's, so a model built with the resized table embeds a `num_frames` clip exactly
+    as the unresized checkpoint would. Takes the tensor or a state dict (a new dict is returned with `key` resized;
+    a state dict without `key`, e.g. "space_only" attention, is returned as is).
+    """
+    if isinstance(state_dict_or_tensor, dict):
+        if key not in state_dict_or_tensor:
+            return state_dict_or_tensor
+        return {**state_dict_or_tensor, key: resize_time_embeddings(state_dict_or_tensor[key], num_frames)}
+    time_embed = state_dict_or_tensor
+    if time_embed.shape[1] == num_frames:
+        return time_embed
+    resized = torch.nn.functional.interpolate(time_embed.transpose(1, 2), size=num_frames, mode="nearest")  # (1, D, T)
+    return resized.transpose(1, 2).contiguous()  # (1, T, D)
 
 
 def timesformer_config_from_vit(vit_config, num_frames: int = 8):

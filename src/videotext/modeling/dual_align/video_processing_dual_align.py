@@ -1,5 +1,7 @@
 """Video processor of the dual-alignment retriever: decord decoding, segment-centre frame sampling, resize, normalise.
 
+Decoding, sampling and input handling are the shared `DecordVideoProcessor`; this file sets the image settings only.
+
 This file is part of the Hub code of the method: stdlib, numpy, torch and transformers public API; decord is
 imported inside a function only (a Hub user without decord can still embed frame arrays).
 """
@@ -71,26 +73,58 @@ def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, Video
     return frames, metadata
 
 
-class DualAlignVideoProcessor(BaseVideoProcessor):
-    r"""
-    Turns videos into `pixel_values_videos` `(batch, num_frames, 3, height, width)` for TimeSformer.
+# Copied from videotext.modeling.shared_blocks.split_video_batch
+def split_video_batch(videos) -> list:
+    """One video or a batch -> a list of videos, each a path, a frame array / tensor, or a list of frames.
 
-    Accepted videos (one or a list): a file path (decoded with decord, `num_frames` segment-centre frames, the
-    Frozen-in-Time "uniform" test sampling), a uint8 array / tensor `(T, H, W, 3)` (frames sampled the same way), or a
-    list of PIL images (the frames of one video). Frames are resized to `size` (no crop), rescaled to [0, 1] and
-    normalised with `image_mean` / `image_std`.
+    A list whose first item is a PIL image or an (H, W, C) array is the frames of ONE video; any other list is a batch.
+    """
+    if isinstance(videos, (str, os.PathLike)):
+        return [videos]
+    if isinstance(videos, (np.ndarray, torch.Tensor)):
+        if videos.ndim == 4:
+            return [videos]
+        if videos.ndim == 5:
+            return list(videos)
+        raise ValueError(f"a video array must be (T, H, W, 3) or (B, T, H, W, 3), got shape {tuple(videos.shape)}")
+    if isinstance(videos, (list, tuple)):
+        if len(videos) == 0:
+            raise ValueError("no video given")
+        first = videos[0]
+        if hasattr(first, "convert") or (isinstance(first, (np.ndarray, torch.Tensor)) and first.ndim == 3):
+            return [list(videos)]
+        return list(videos)
+    raise ValueError(f"unsupported video input of type {type(videos).__name__}")
 
-    Defaults: 224 x 224, 8 frames, mean = std = 0.5 (the normalisation of the ImageNet-21k ViT the paper initialises
-    TimeSformer from). The Facebook TimeSformer K400/K600 checkpoints were trained with the ImageNet mean/std
-    (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225): pass those when starting from them.
+
+# Copied from videotext.modeling.shared_blocks.video_to_frames
+def video_to_frames(video) -> np.ndarray:
+    """A decoded video (array / tensor, or a list of PIL / array frames) -> a contiguous numpy (T, H, W, C)."""
+    if isinstance(video, (list, tuple)):
+        video = np.stack([np.asarray(f.convert("RGB")) if hasattr(f, "convert") else np.asarray(f) for f in video])
+    elif isinstance(video, torch.Tensor):
+        video = video.cpu().numpy()
+    frames = np.asarray(video)
+    if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+        raise ValueError(f"video frames must be (T, H, W, 3), got shape {frames.shape}")
+    return np.ascontiguousarray(frames)
+
+
+# Copied from videotext.modeling.shared_blocks.DecordVideoProcessor
+class DecordVideoProcessor(BaseVideoProcessor):
+    """`BaseVideoProcessor` plumbing for models that take a fixed `num_frames` per clip (TimeSformer).
+
+    - Paths are decoded with decord (`decode_video_frames`; transformers' default tries torchcodec only), and only the
+      sampled frames are read. One batch may mix paths, uint8 arrays / tensors `(T, H, W, 3)` and lists of PIL frames.
+    - Sampling: `num_frames` segment centres (`segment_centre_indices`), the same for decoded and in-memory videos.
+      `fps=` is refused: a duration-dependent frame count cannot go through TimeSformer, whose divided attention
+      reshapes by `config.num_frames`. A method with another sampling scheme overrides `sample_frames` only.
+    - Subclasses set the image settings: `size` (`{"shortest_edge"}` + `crop_size` with `do_center_crop`, or
+      `{"height", "width"}` for a direct resize), `image_mean` / `image_std`.
     """
 
     resample = PILImageResampling.BILINEAR
-    size = {"height": 224, "width": 224}
-    image_mean = [0.5, 0.5, 0.5]
-    image_std = [0.5, 0.5, 0.5]
     do_resize = True
-    do_center_crop = False
     do_rescale = True
     rescale_factor = 1 / 255
     do_normalize = True
@@ -100,66 +134,64 @@ class DualAlignVideoProcessor(BaseVideoProcessor):
     model_input_names = ["pixel_values_videos"]
 
     def sample_frames(self, metadata: VideoMetadata, num_frames: int | None = None, fps=None, **kwargs) -> np.ndarray:
-        """Segment-centre indices (`segment_centre_indices`) of `num_frames` frames (default `self.num_frames`)."""
+        """Segment-centre indices of `num_frames` frames (default `self.num_frames`)."""
         if fps is not None:
-            raise ValueError("DualAlignVideoProcessor samples a fixed `num_frames` per clip; `fps` is not supported")
+            raise ValueError(f"{type(self).__name__} samples a fixed `num_frames` per clip; `fps` is not supported")
         num_frames = num_frames if num_frames is not None else self.num_frames
         return segment_centre_indices(int(metadata.total_num_frames), int(num_frames))
 
-    @staticmethod
-    def _split_videos(videos) -> list:
-        """One video or a batch -> a list of videos (paths, arrays/tensors, or lists of PIL frames)."""
-        if isinstance(videos, (str, os.PathLike)):
-            return [videos]
-        if isinstance(videos, (np.ndarray, torch.Tensor)):
-            if videos.ndim == 4:
-                return [videos]
-            if videos.ndim == 5:
-                return list(videos)
-            raise ValueError(f"a video array must be (T, H, W, 3) or (B, T, H, W, 3), got shape {tuple(videos.shape)}")
-        if isinstance(videos, (list, tuple)):
-            if len(videos) == 0:
-                raise ValueError("no video given")
-            first = videos[0]
-            if hasattr(first, "convert") and hasattr(first, "size"):  # PIL image: the frames of one video
-                return [list(videos)]
-            return list(videos)
-        raise ValueError(f"unsupported video input of type {type(videos).__name__}")
-
-    def _decode_path(self, path, sample_indices_fn) -> tuple[np.ndarray, VideoMetadata]:
-        return decode_video_frames(path, sample_indices_fn)
-
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
-        """Decode local video files with decord (transformers' default tries torchcodec only)."""
+        """Decode local video files with decord."""
         if isinstance(video_url_or_urls, (list, tuple)):
-            decoded = [self._decode_path(p, sample_indices_fn) for p in video_url_or_urls]
+            decoded = [decode_video_frames(p, sample_indices_fn) for p in video_url_or_urls]
             return [d[0] for d in decoded], [d[1] for d in decoded]
-        return self._decode_path(video_url_or_urls, sample_indices_fn)
+        return decode_video_frames(video_url_or_urls, sample_indices_fn)
 
     def _decode_and_sample_videos(self, videos, video_metadata=None, do_sample_frames=None, sample_indices_fn=None):
+        """Per-video handling, so one batch may mix paths and in-memory videos."""
+        sample_indices_fn = sample_indices_fn if do_sample_frames else None
+        given = video_metadata if isinstance(video_metadata, (list, tuple)) else [video_metadata]
         out_videos, out_metadata = [], []
-        for video in self._split_videos(videos):
+        for i, video in enumerate(split_video_batch(videos)):
             if isinstance(video, (str, os.PathLike)):
-                frames, metadata = self._decode_path(video, sample_indices_fn if do_sample_frames else None)
+                frames, metadata = self.fetch_videos(video, sample_indices_fn)
             else:
-                if isinstance(video, (list, tuple)):
-                    frames = np.stack([np.asarray(frame.convert("RGB")) for frame in video])
-                elif isinstance(video, torch.Tensor):
-                    frames = video.cpu().numpy()
-                else:
-                    frames = np.asarray(video)
-                if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
-                    raise ValueError(f"video frames must be (T, H, W, 3), got shape {frames.shape}")
+                frames = video_to_frames(video)
+                meta = given[i] if i < len(given) else None
+                fps = meta.get("fps") if isinstance(meta, dict) else getattr(meta, "fps", None)
                 metadata = VideoMetadata(
-                    total_num_frames=frames.shape[0], fps=None, width=frames.shape[2], height=frames.shape[1]
+                    total_num_frames=frames.shape[0],
+                    fps=fps,
+                    duration=frames.shape[0] / fps if fps else None,
+                    height=frames.shape[1],
+                    width=frames.shape[2],
                 )
-                if do_sample_frames and sample_indices_fn is not None:
-                    indices = sample_indices_fn(metadata=metadata)
-                    frames = frames[indices]
-                    metadata.frames_indices = indices
-            out_videos.append(np.ascontiguousarray(frames))
+                if sample_indices_fn is not None:
+                    metadata.frames_indices = np.asarray(sample_indices_fn(metadata=metadata))
+                    frames = frames[metadata.frames_indices]
+            out_videos.append(frames)
             out_metadata.append(metadata)
         return out_videos, out_metadata
+
+
+class DualAlignVideoProcessor(DecordVideoProcessor):
+    r"""
+    Turns videos into `pixel_values_videos` `(batch, num_frames, 3, height, width)` for TimeSformer.
+
+    Accepted videos (one or a list): a file path (decoded with decord, `num_frames` segment-centre frames, the
+    Frozen-in-Time "uniform" test sampling), a uint8 array / tensor `(T, H, W, 3)` (frames sampled the same way), or a
+    list of PIL images (the frames of one video). Frames are resized to `size` (no crop), rescaled to [0, 1] and
+    normalised with `image_mean` / `image_std`.
+
+    Defaults: 224 x 224, 8 frames, mean = std = 0.5 (the normalisation of the ImageNet-21k ViT the paper initialises
+    TimeSformer from). The Facebook TimeSformer K400/K600 checkpoints were trained with the SlowFast pipeline's
+    mean 0.45 / std 0.225 (as their `preprocessor_config.json` says): pass those when starting from them.
+    """
+
+    size = {"height": 224, "width": 224}
+    image_mean = [0.5, 0.5, 0.5]
+    image_std = [0.5, 0.5, 0.5]
+    do_center_crop = False
 
 
 __all__ = ["DualAlignVideoProcessor", "segment_centre_indices"]

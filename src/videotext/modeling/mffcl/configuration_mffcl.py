@@ -9,10 +9,57 @@ This file is part of the Hub code of the method: it imports only the standard li
 
 from __future__ import annotations
 
+import math
+
 from transformers import AutoConfig, PretrainedConfig
 
 _MAPPING_TYPES = ("transformer", "ffn")
 _TRAIN_STAGES = ("contrastive", "caption", "both")
+
+
+# Copied from videotext.modeling.shared_blocks._check_positive_int
+def _check_positive_int(config, name: str, allow_none: bool = False) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is an int >= 1 (or None with `allow_none`)."""
+    value = getattr(config, name)
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}")
+
+
+# Copied from videotext.modeling.shared_blocks._check_finite_float
+def _check_finite_float(
+    config, name: str, low: float | None = None, high: float | None = None, low_open=False, high_open=False
+) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is a finite int / float within [low, high] (an
+    `*_open` end excludes its bound, a None end is unbounded). nan and +-inf are always rejected."""
+    value = getattr(config, name)
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        left = "(" if low is None or low_open else "["
+        right = ")" if high is None or high_open else "]"
+        bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ValueError(f"`{name}` must be a finite number in {bounds}, got {value!r}")
+
+
+# Copied from videotext.modeling.shared_blocks._check_choice
+def _check_choice(config, name: str, choices) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is one of `choices`."""
+    value = getattr(config, name)
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}, got {value!r}")
+
+
+# Copied from videotext.modeling.shared_blocks._check_bool
+def _check_bool(config, name: str) -> None:
+    """Raise a ValueError naming `name` unless `config.<name>` is a bool."""
+    value = getattr(config, name)
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be a bool, got {value!r}")
 
 
 # Copied from videotext.modeling.shared_blocks._to_sub_config
@@ -138,34 +185,18 @@ class MffclConfig(PretrainedConfig):
         super().__init__(**kwargs)
 
     def _validate(self) -> None:
-        def positive_int(name: str, allow_none: bool = False) -> None:
-            value = getattr(self, name)
-            if value is None and allow_none:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int, got {value!r}")
-
         for name in ("num_frames", "num_video_tokens", "num_query_tokens", "mapper_num_layers", "mapper_num_heads"):
-            positive_int(name)
-        positive_int("mapper_hidden_size", allow_none=True)
-        positive_int("contrastive_dim", allow_none=True)
-        if self.mapping_type not in _MAPPING_TYPES:
-            raise ValueError(f"`mapping_type` must be one of {_MAPPING_TYPES}, got {self.mapping_type!r}")
-        if self.train_stage not in _TRAIN_STAGES:
-            raise ValueError(f"`train_stage` must be one of {_TRAIN_STAGES}, got {self.train_stage!r}")
-        if not isinstance(self.mapper_mlp_ratio, (int, float)) or self.mapper_mlp_ratio <= 0:
-            raise ValueError(f"`mapper_mlp_ratio` must be > 0, got {self.mapper_mlp_ratio!r}")
-        if not isinstance(self.mapper_dropout, (int, float)) or not 0.0 <= self.mapper_dropout < 1.0:
-            raise ValueError(f"`mapper_dropout` must be in [0, 1), got {self.mapper_dropout!r}")
-        if not isinstance(self.contrastive_temperature, (int, float)) or not 0.0 < self.contrastive_temperature:
-            raise ValueError(f"`contrastive_temperature` must be > 0, got {self.contrastive_temperature!r}")
-        if not isinstance(self.contrastive_loss_weight, (int, float)) or self.contrastive_loss_weight < 0:
-            raise ValueError(f"`contrastive_loss_weight` must be >= 0, got {self.contrastive_loss_weight!r}")
-        if not isinstance(self.initializer_range, (int, float)) or self.initializer_range <= 0:
-            raise ValueError(f"`initializer_range` must be > 0, got {self.initializer_range!r}")
+            _check_positive_int(self, name)
+        for name in ("mapper_hidden_size", "contrastive_dim"):
+            _check_positive_int(self, name, allow_none=True)
+        _check_choice(self, "mapping_type", _MAPPING_TYPES)
+        _check_choice(self, "train_stage", _TRAIN_STAGES)
+        for name in ("mapper_mlp_ratio", "contrastive_temperature", "initializer_range"):
+            _check_finite_float(self, name, low=0.0, low_open=True)
+        _check_finite_float(self, "mapper_dropout", low=0.0, high=1.0, high_open=True)
+        _check_finite_float(self, "contrastive_loss_weight", low=0.0)
         for name in ("use_contrastive", "learnable_temperature", "normalize_contrastive_embeds"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"`{name}` must be a bool, got {getattr(self, name)!r}")
+            _check_bool(self, name)
         if self.train_stage in ("contrastive", "both") and not self.use_contrastive:
             raise ValueError(f"`train_stage={self.train_stage!r}` needs `use_contrastive=True` (Eq. 3 loss)")
         mapper_width = self.mapper_hidden_size or self.text_config.hidden_size

@@ -92,6 +92,26 @@ def with_cache_field(output_fields: type, name: str) -> type:
 CACHE_NAME = generation_cache_name()
 
 
+# Copied from videotext.modeling.shared_blocks.resize_time_embeddings
+def resize_time_embeddings(state_dict_or_tensor, num_frames: int, key: str = "embeddings.time_embeddings"):
+    """TimeSformer time embeddings `(1, T_old, D)` resized to `(1, num_frames, D)` by NEAREST interpolation.
+
+    Nearest is what `TimesformerEmbeddings.forward` (and the original TimeSformer code) does at run time when the clip
+    length differs from the checkpoint's, so a model built with the resized table embeds a `num_frames` clip exactly
+    as the unresized checkpoint would. Takes the tensor or a state dict (a new dict is returned with `key` resized;
+    a state dict without `key`, e.g. "space_only" attention, is returned as is).
+    """
+    if isinstance(state_dict_or_tensor, dict):
+        if key not in state_dict_or_tensor:
+            return state_dict_or_tensor
+        return {**state_dict_or_tensor, key: resize_time_embeddings(state_dict_or_tensor[key], num_frames)}
+    time_embed = state_dict_or_tensor
+    if time_embed.shape[1] == num_frames:
+        return time_embed
+    resized = torch.nn.functional.interpolate(time_embed.transpose(1, 2), size=num_frames, mode="nearest")  # (1, D, T)
+    return resized.transpose(1, 2).contiguous()  # (1, T, D)
+
+
 @dataclass
 class _MffclOutputFields(ModelOutput):
     r"""
@@ -537,12 +557,8 @@ class MffclForConditionalGeneration(MffclPreTrainedModel, GenerationMixin):
         )
         model = cls(config)
 
-        vision_state = vision_model.state_dict()
-        key = "embeddings.time_embeddings"
-        if key in vision_state and vision_state[key].shape[1] != config.num_frames:
-            time_embed = vision_state[key].transpose(1, 2)  # (1, D, T_old)
-            time_embed = F.interpolate(time_embed, size=config.num_frames, mode="nearest")
-            vision_state[key] = time_embed.transpose(1, 2).contiguous()  # (1, T, D)
+
+        vision_state = resize_time_embeddings(vision_model.state_dict(), config.num_frames)
         _load_backbone(model.vision_model, vision_state, vision)
         _load_backbone(model.language_model, language_model.state_dict(), text)
         if text_encoder_model is not None:

@@ -5,14 +5,11 @@ std 0.225 per channel), which is also what their Hub `preprocessor_config.json` 
 declares; transformers' own `TimesformerVideoProcessor` defaults to ImageNet 0.485/0.229 instead, a known mismatch.
 We use 0.45 / 0.225.
 
-Frame sampling: uniform segment centres (the clip is cut into `num_frames` equal segments and the middle frame of
-each is taken, the "uniform" test-time sampling of Frozen-in-Time / CLIP4Clip). Clips shorter than `num_frames`
-repeat frames, so every clip yields exactly `num_frames` frames and a batch stacks to `(B, T, 3, H, W)`.
+Decoding, frame sampling (uniform segment centres, the "uniform" test-time sampling of Frozen-in-Time / CLIP4Clip;
+short clips repeat frames) and input handling are the shared `DecordVideoProcessor`; this file sets the image
+settings only.
 
-Inputs: paths (decoded with decord, imported inside the decoding function so the Hub code loads without it),
-uint8 `(T, H, W, 3)` numpy arrays / tensors, or lists of PIL frames.
-
-Hub code: imports only stdlib, numpy, torch and transformers' public API.
+Hub code: imports only stdlib, numpy, torch and transformers' public API; decord is imported inside a function.
 """
 
 from __future__ import annotations
@@ -20,9 +17,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import torch
 from transformers import BaseVideoProcessor
 from transformers.image_utils import PILImageResampling
-from transformers.video_utils import VideoMetadata, make_batched_videos
+from transformers.video_utils import VideoMetadata
 
 TIMESFORMER_MEAN = [0.45, 0.45, 0.45]
 TIMESFORMER_STD = [0.225, 0.225, 0.225]
@@ -84,21 +82,58 @@ def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, Video
     return frames, metadata
 
 
-class MffclVideoProcessor(BaseVideoProcessor):
-    """Video processor of MFFCL: `videos` -> `pixel_values_videos` float `(B, num_frames, 3, 224, 224)`.
+# Copied from videotext.modeling.shared_blocks.split_video_batch
+def split_video_batch(videos) -> list:
+    """One video or a batch -> a list of videos, each a path, a frame array / tensor, or a list of frames.
 
-    Class defaults: shortest edge 224 then centre crop 224 (TimeSformer-base), bilinear, rescale 1/255, normalise with
-    mean 0.45 / std 0.225, `num_frames=8` segment-centre frames (`do_sample_frames=True`).
+    A list whose first item is a PIL image or an (H, W, C) array is the frames of ONE video; any other list is a batch.
+    """
+    if isinstance(videos, (str, os.PathLike)):
+        return [videos]
+    if isinstance(videos, (np.ndarray, torch.Tensor)):
+        if videos.ndim == 4:
+            return [videos]
+        if videos.ndim == 5:
+            return list(videos)
+        raise ValueError(f"a video array must be (T, H, W, 3) or (B, T, H, W, 3), got shape {tuple(videos.shape)}")
+    if isinstance(videos, (list, tuple)):
+        if len(videos) == 0:
+            raise ValueError("no video given")
+        first = videos[0]
+        if hasattr(first, "convert") or (isinstance(first, (np.ndarray, torch.Tensor)) and first.ndim == 3):
+            return [list(videos)]
+        return list(videos)
+    raise ValueError(f"unsupported video input of type {type(videos).__name__}")
+
+
+# Copied from videotext.modeling.shared_blocks.video_to_frames
+def video_to_frames(video) -> np.ndarray:
+    """A decoded video (array / tensor, or a list of PIL / array frames) -> a contiguous numpy (T, H, W, C)."""
+    if isinstance(video, (list, tuple)):
+        video = np.stack([np.asarray(f.convert("RGB")) if hasattr(f, "convert") else np.asarray(f) for f in video])
+    elif isinstance(video, torch.Tensor):
+        video = video.cpu().numpy()
+    frames = np.asarray(video)
+    if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+        raise ValueError(f"video frames must be (T, H, W, 3), got shape {frames.shape}")
+    return np.ascontiguousarray(frames)
+
+
+# Copied from videotext.modeling.shared_blocks.DecordVideoProcessor
+class DecordVideoProcessor(BaseVideoProcessor):
+    """`BaseVideoProcessor` plumbing for models that take a fixed `num_frames` per clip (TimeSformer).
+
+    - Paths are decoded with decord (`decode_video_frames`; transformers' default tries torchcodec only), and only the
+      sampled frames are read. One batch may mix paths, uint8 arrays / tensors `(T, H, W, 3)` and lists of PIL frames.
+    - Sampling: `num_frames` segment centres (`segment_centre_indices`), the same for decoded and in-memory videos.
+      `fps=` is refused: a duration-dependent frame count cannot go through TimeSformer, whose divided attention
+      reshapes by `config.num_frames`. A method with another sampling scheme overrides `sample_frames` only.
+    - Subclasses set the image settings: `size` (`{"shortest_edge"}` + `crop_size` with `do_center_crop`, or
+      `{"height", "width"}` for a direct resize), `image_mean` / `image_std`.
     """
 
     resample = PILImageResampling.BILINEAR
-    image_mean = TIMESFORMER_MEAN
-    image_std = TIMESFORMER_STD
-    size = {"shortest_edge": 224}
-    default_to_square = False
-    crop_size = {"height": 224, "width": 224}
     do_resize = True
-    do_center_crop = True
     do_rescale = True
     rescale_factor = 1 / 255
     do_normalize = True
@@ -108,54 +143,59 @@ class MffclVideoProcessor(BaseVideoProcessor):
     model_input_names = ["pixel_values_videos"]
 
     def sample_frames(self, metadata: VideoMetadata, num_frames: int | None = None, fps=None, **kwargs) -> np.ndarray:
-        """Segment-centre indices; `fps` (frames per second) is converted to a frame count when given."""
-        if fps is not None and num_frames is not None:
-            raise ValueError("`num_frames` and `fps` are mutually exclusive")
-        total = int(metadata.total_num_frames)
+        """Segment-centre indices of `num_frames` frames (default `self.num_frames`)."""
         if fps is not None:
-            if not metadata.fps:
-                raise ValueError("sampling by `fps` needs the video's fps in its metadata")
-            num_frames = max(1, int(total / metadata.fps * fps))
+            raise ValueError(f"{type(self).__name__} samples a fixed `num_frames` per clip; `fps` is not supported")
         num_frames = num_frames if num_frames is not None else self.num_frames
-        return segment_centre_indices(total, num_frames)
+        return segment_centre_indices(int(metadata.total_num_frames), int(num_frames))
 
     def fetch_videos(self, video_url_or_urls, sample_indices_fn=None):
-        """Decode local paths with decord (transformers' default tries torchcodec only)."""
+        """Decode local video files with decord."""
         if isinstance(video_url_or_urls, (list, tuple)):
-            decoded = [self.fetch_videos(v, sample_indices_fn=sample_indices_fn) for v in video_url_or_urls]
+            decoded = [decode_video_frames(p, sample_indices_fn) for p in video_url_or_urls]
             return [d[0] for d in decoded], [d[1] for d in decoded]
-        return decode_video_frames(str(video_url_or_urls), sample_indices_fn=sample_indices_fn)
+        return decode_video_frames(video_url_or_urls, sample_indices_fn)
 
     def _decode_and_sample_videos(self, videos, video_metadata=None, do_sample_frames=None, sample_indices_fn=None):
-        """Per-video handling, so one batch may mix paths, arrays and PIL frame lists."""
-        if isinstance(videos, (str, os.PathLike)):
-            videos = [videos]
-        if isinstance(videos, (list, tuple)) and any(isinstance(v, (str, os.PathLike)) for v in videos):
-            items = list(videos)
-        else:
-            items = make_batched_videos(videos)
-        if video_metadata is not None and not isinstance(video_metadata, (list, tuple)):
-            video_metadata = [video_metadata]
+        """Per-video handling, so one batch may mix paths and in-memory videos."""
+        sample_indices_fn = sample_indices_fn if do_sample_frames else None
+        given = video_metadata if isinstance(video_metadata, (list, tuple)) else [video_metadata]
         out_videos, out_metadata = [], []
-        for i, video in enumerate(items):
+        for i, video in enumerate(split_video_batch(videos)):
             if isinstance(video, (str, os.PathLike)):
-                frames, metadata = self.fetch_videos(video, sample_indices_fn if do_sample_frames else None)
+                frames, metadata = self.fetch_videos(video, sample_indices_fn)
             else:
-                if isinstance(video, (list, tuple)):  # list of PIL / array frames
-                    video = np.stack([np.asarray(frame) for frame in video])
-                frames = video
-                given = video_metadata[i] if video_metadata is not None and i < len(video_metadata) else None
-                fps = given.get("fps") if isinstance(given, (dict, VideoMetadata)) else None
+                frames = video_to_frames(video)
+                meta = given[i] if i < len(given) else None
+                fps = meta.get("fps") if isinstance(meta, dict) else getattr(meta, "fps", None)
                 metadata = VideoMetadata(
-                    total_num_frames=len(frames), fps=fps, duration=len(frames) / fps if fps else None
+                    total_num_frames=frames.shape[0],
+                    fps=fps,
+                    duration=frames.shape[0] / fps if fps else None,
+                    height=frames.shape[1],
+                    width=frames.shape[2],
                 )
-                if do_sample_frames and sample_indices_fn is not None:
-                    indices = np.asarray(sample_indices_fn(metadata=metadata))
-                    frames = frames[indices]
-                    metadata.frames_indices = indices
+                if sample_indices_fn is not None:
+                    metadata.frames_indices = np.asarray(sample_indices_fn(metadata=metadata))
+                    frames = frames[metadata.frames_indices]
             out_videos.append(frames)
             out_metadata.append(metadata)
         return out_videos, out_metadata
+
+
+class MffclVideoProcessor(DecordVideoProcessor):
+    """Video processor of MFFCL: `videos` -> `pixel_values_videos` float `(B, num_frames, 3, 224, 224)`.
+
+    Class defaults: shortest edge 224 then centre crop 224 (TimeSformer-base), bilinear, rescale 1/255, normalise with
+    mean 0.45 / std 0.225, `num_frames=8` segment-centre frames (`do_sample_frames=True`).
+    """
+
+    image_mean = TIMESFORMER_MEAN
+    image_std = TIMESFORMER_STD
+    size = {"shortest_edge": 224}
+    default_to_square = False
+    crop_size = {"height": 224, "width": 224}
+    do_center_crop = True
 
 
 __all__ = ["MffclVideoProcessor", "segment_centre_indices"]
