@@ -97,6 +97,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="number of results")
     p.set_defaults(func=_lazy("videotext.inference:cli_search"))
 
+    def card_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--metrics",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="metrics JSON for the card's model-index: `videotext eval` output or a training metrics.json "
+            "(repeatable; default: MODEL/eval_*.json, else the training run's final evaluation)",
+        )
+        p.add_argument("--license", default="apache-2.0", help="licence id for the card (default apache-2.0)")
+        p.add_argument(
+            "--dataset-id",
+            action="append",
+            default=[],
+            metavar="ID",
+            help="Hub dataset id for the card's `datasets` (repeatable; default: the training / evaluation data)",
+        )
+
+    p = sub.add_parser(
+        "export",
+        help="write a clean Hub folder: weights, config + code (auto_map), processor, card, LoRA adapter",
+        description="Export a trained output folder (or any folder of a registered method) as a Hub folder: "
+        "config with auto_map, safetensors, the method's code, processor, tokenizer(s), generation config, "
+        "README.md (model card) and adapter/ when trained with LoRA. Training state is never copied.",
+    )
+    p.add_argument("model", help="model folder (`videotext train` output or a Hub folder) or Hub id")
+    p.add_argument("--out", required=True, help="export folder (must be empty, or pass --overwrite)")
+    p.add_argument("--repo-id", default=None, help="Hub id the card's snippets load from (default: the --out path)")
+    p.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty --out")
+    card_options(p)
+    p.set_defaults(func=_lazy("videotext.hub_cards.export:cli_export"))
+
+    p = sub.add_parser(
+        "push",
+        help="export a model and upload it to the Hub in one commit",
+        description="Export MODEL (as `videotext export`) to a temporary folder and upload it to the Hub model repo "
+        "--repo-id in one commit (the repo is created when missing). Log in first (`hf auth login` or HF_TOKEN).",
+    )
+    p.add_argument("model", help="model folder (`videotext train` output or a Hub folder)")
+    p.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="Hub model repo to upload to")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--revision", default=None, metavar="REV", help="branch to commit to (created when missing)")
+    p.add_argument("--commit-message", default=None, help="commit message")
+    card_options(p)
+    p.set_defaults(func=_lazy("videotext.hub_cards.export:cli_push"))
+
     p = sub.add_parser("demo", help="the main job: synthetic set, tiny models, captions, search, metrics")
     p.add_argument("--out", default="demo_out", help="demo folder (default ./demo_out)")
     p.add_argument("--num-videos", type=int, default=None, help="synthetic clips (default: the recipes' size)")
@@ -105,8 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a field of both demo recipes, e.g. train.max_steps=50",
+        help="override a field of every demo recipe, e.g. train.max_steps=50 (before the short budgets)",
     )
+    p.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=None,
+        help="the whole demo's time, synthetic set included: each method trains an equal share, its stages' steps "
+        "scaled from steps timed on this machine (default 10)",
+    )
+    p.add_argument("--full", action="store_true", help="train the full tiny recipes (no short budgets)")
     p.set_defaults(func=_lazy("videotext.demo:cli_demo"))
     return parser
 

@@ -22,4 +22,10 @@ def save_hub_folder(model, processor, out_dir: str | Path) -> Path:
         video_processor.register_for_auto_class("AutoVideoProcessor")
     model.save_pretrained(str(out))
     processor.save_pretrained(str(out))
+    # the task's transformers pipeline (config.json `custom_pipelines`) and a Gradio Space app for it
+    from videotext.hub_cards.pipelines import write_pipeline_files
+    from videotext.hub_cards.space import write_space_app
+
+    write_pipeline_files(out, entry.task)
+    write_space_app(out, entry.task)
     return out

@@ -192,6 +192,17 @@ def cli_prepare(args) -> int:
     dd.save_to_disk(args.out)
     print(f"saved to {args.out} (load with datasets.load_from_disk or videotext.datasets_scripts.load_prepared)")
     if args.push_to_hub:
-        push_dataset_to_hub(dd, args.push_to_hub)
-        print(f"published {args.push_to_hub}: parquet rows + videos/ (video_path relative to the repo)")
+        from videotext.hub_cards import hub_error_message, push_dataset_card
+        from videotext.hub_cards.export import hub_errors
+
+        try:  # the card (schema, source, licence, counts, skipped clips), then the rows and the videos
+            push_dataset_card(dd, args.push_to_hub, builder=report.get("builder") or _canonical(args.dataset))
+        except hub_errors() as e:
+            print(
+                f"videotext prepare {args.dataset}: error: publishing {args.push_to_hub} failed: "
+                f"{hub_error_message(e)} (the dataset is saved in {args.out})",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"published {args.push_to_hub}: card, parquet rows + videos/ (video_path relative to the repo)")
     return 0
