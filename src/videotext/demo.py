@@ -34,7 +34,7 @@ DEFAULT_BUDGET_MINUTES = 10.0
 # training processes, caching the training frames, the final evaluation on the test split, showing the model at
 # work (measured on a loaded 2-core machine: 70-105 s per method for the shipped tiny recipes)
 OTHER_WORK_SECONDS = 75.0
-REPORT_SECONDS = 20.0  # writing report.html (thumbnails, loss curves)
+REPORT_SECONDS = 40.0  # exporting each model with its card, writing report.html (thumbnails, loss curves)
 TIMED_STEPS = 3  # training steps timed per stage (after one warm-up step) to plan the budgets
 # a step of the training loop (data, gradient sync between processes, logging) over the bare step timed before it:
 # the first method is planned with this; the next ones with the slowdown its training showed (never below 1)
