@@ -68,15 +68,6 @@ def _assert_clean_hub_folder(folder: Path, method: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def synthetic_dir(tmp_path_factory) -> str:
-    from videotext.datasets_scripts.synthetic import generate_synthetic
-
-    out = tmp_path_factory.mktemp("synthetic") / "synthetic-12"
-    generate_synthetic(out, num_videos=12, seed=1, size=32, num_frames=8, fps=8, workers=1, progress=False)
-    return str(out)
-
-
-@pytest.fixture(scope="module")
 def prepared_dir(synthetic_dir, tmp_path_factory) -> str:
     from videotext.datasets_scripts import load_prepared
 

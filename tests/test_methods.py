@@ -42,16 +42,6 @@ RETRIEVAL_METRICS = ("t2v_R@1", "t2v_R@5", "t2v_MdR", "v2t_R@1", "v2t_R@5", "v2t
 
 # --------------------------------------------------------------------------------------------- shared fixtures
 @pytest.fixture(scope="module")
-def synthetic_dir(tmp_path_factory) -> str:
-    """12 clips (8 train / 1 validation / 3 test), 32 px, 8 frames."""
-    from videotext.datasets_scripts.synthetic import generate_synthetic
-
-    out = tmp_path_factory.mktemp("synthetic") / "synthetic-12"
-    generate_synthetic(out, num_videos=12, seed=1, size=32, num_frames=8, fps=8, workers=1, progress=False)
-    return str(out)
-
-
-@pytest.fixture(scope="module")
 def train_split(synthetic_dir):
     from videotext.datasets_scripts import load_prepared
 

@@ -9,13 +9,10 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def train_split(tmp_path_factory):
+def train_split(synthetic_dir):
     from videotext.datasets_scripts import load_prepared
-    from videotext.datasets_scripts.synthetic import generate_synthetic
 
-    out = tmp_path_factory.mktemp("synthetic") / "synthetic-12"
-    generate_synthetic(out, num_videos=12, seed=1, size=32, num_frames=8, fps=8, workers=1, progress=False)
-    return load_prepared(str(out))["train"]
+    return load_prepared(synthetic_dir)["train"]
 
 
 def test_batched_fetch_matches_per_clip_items(train_split):
