@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -61,19 +62,18 @@ def one_thread():
         torch.set_num_threads(previous)
 
 
+def _load_exported_module():
+    """`utils/load_exported.py` as a module (it imports nothing from videotext), for `compute_outputs`."""
+    spec = importlib.util.spec_from_file_location("load_exported", HERE / "load_exported.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def reference_outputs(model, processor, video: str, text: str, max_new_tokens: int) -> dict[str, torch.Tensor]:
-    """What the exporting process computes; the child's outputs must be equal."""
-    with torch.no_grad(), one_thread():
-        inputs = processor(videos=[video], text=[text], return_tensors="pt")
-        if model.can_generate():
-            ids = model.generate(inputs["pixel_values_videos"], max_new_tokens=max_new_tokens, do_sample=False)
-            keys = ("pixel_values_videos", "input_ids", "attention_mask")
-            logits = model(**{k: inputs[k] for k in keys}, use_cache=True).logits
-            return {"ids": ids, "logits": logits}
-        return {
-            "video_embeds": model.get_video_features(inputs["pixel_values_videos"]),
-            "text_embeds": model.get_text_features(inputs["input_ids"], inputs["attention_mask"]),
-        }
+    """What the exporting process computes, with the child's code; the child's outputs must be equal."""
+    with one_thread():
+        return _load_exported_module().compute_outputs(model, processor, video, text, max_new_tokens)
 
 
 def compare_outputs(label: str, expected: dict[str, torch.Tensor], got: dict) -> list[str]:

@@ -25,6 +25,25 @@ class _RefuseVideotext(importlib.abc.MetaPathFinder):
         return None
 
 
+def compute_outputs(model, processor, video, text: str, max_new_tokens: int) -> dict:
+    """What is compared between the exporting process and the child: greedy ids and the logits of a forward with the
+    decoder cache on (captioners, `model.can_generate()`), or the video and text features (retrievers)."""
+    import torch
+
+    inputs = processor(videos=[video], text=[text], return_tensors="pt")
+    with torch.no_grad():
+        if model.can_generate():
+            ids = model.generate(inputs["pixel_values_videos"], max_new_tokens=max_new_tokens, do_sample=False)
+            # teacher-forced forward with the decoder cache on: the text is the prompt after the visual prefix
+            keys = ("pixel_values_videos", "input_ids", "attention_mask")
+            logits = model(**{k: inputs[k] for k in keys}, use_cache=True).logits
+            return {"ids": ids, "logits": logits}
+        return {
+            "video_embeds": model.get_video_features(inputs["pixel_values_videos"]),
+            "text_embeds": model.get_text_features(inputs["input_ids"], inputs["attention_mask"]),
+        }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir")
@@ -45,28 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     auto_name = next(name for name in auto_map if name.startswith("AutoModel"))
     model = getattr(transformers, auto_name).from_pretrained(args.model_dir, trust_remote_code=True).eval()
     processor = transformers.AutoProcessor.from_pretrained(args.model_dir, trust_remote_code=True)
-    inputs = processor(videos=[args.video], text=[args.text], return_tensors="pt")
-    with torch.no_grad():
-        if model.can_generate():
-            result = {
-                "ids": model.generate(
-                    inputs["pixel_values_videos"], max_new_tokens=args.max_new_tokens, do_sample=False
-                )
-            }
-            result["caption"] = processor.batch_decode(result["ids"], skip_special_tokens=True)[0]
-            # teacher-forced forward with the decoder cache on: the text is the prompt after the visual prefix
-            forward = model(
-                pixel_values_videos=inputs["pixel_values_videos"],
-                input_ids=inputs["input_ids"],
-                attention_mask=inputs["attention_mask"],
-                use_cache=True,
-            )
-            result["logits"] = forward.logits
-        else:
-            result = {
-                "video_embeds": model.get_video_features(inputs["pixel_values_videos"]),
-                "text_embeds": model.get_text_features(inputs["input_ids"], inputs["attention_mask"]),
-            }
+    result = compute_outputs(model, processor, args.video, args.text, args.max_new_tokens)
+    if "ids" in result:
+        result["caption"] = processor.batch_decode(result["ids"], skip_special_tokens=True)[0]
     torch.save(result, args.out)
     summary = {
         "model_class": f"{type(model).__module__}.{type(model).__name__}",

@@ -40,6 +40,7 @@ Schema (see `DEFAULTS` for every default)::
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from importlib import resources
 from pathlib import Path
@@ -321,12 +322,20 @@ def _validate_schedule(sched, name: str, field: str) -> dict:
     return sched
 
 
+@functools.cache
+def _default_config(method: str):
+    """The method's config with its defaults, built once (read only: which fields exist)."""
+    from videotext.modeling import METHODS
+
+    return METHODS[method].config_cls()
+
+
 def _validate_config_overrides(method: str, overrides: dict, name: str, where: str) -> None:
     """A stage's objective + `config` overrides must be fields of the method's config and pass its validation."""
     from videotext.modeling import METHODS
 
     config_cls = METHODS[method].config_cls
-    defaults = config_cls()
+    defaults = _default_config(method)
     for key in overrides:
         _check(hasattr(defaults, key), name, f"{where}.config.{key}", f"{config_cls.__name__} has no such field")
     try:
