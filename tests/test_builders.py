@@ -301,6 +301,53 @@ def test_msvd_raw_captions_pkl_and_split_file_by_path(tmp_path, media):
     assert "1 annotated clips are in no split list" in get_build_report(dd)["notes"][0]
 
 
+class _TouchesAFile:
+    """A crafted pickle: unpickling it creates `marker` (stands for any code an attacker would run)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_crafted_pickles_never_run_without_allow_pickle(tmp_path, media, capsys):
+    from videotext.cli import main
+
+    root = tmp_path / "msvd"
+    _msvd_videos(root, media)
+    marker = tmp_path / "code_ran"
+    with open(root / "raw-captions.pkl", "wb") as f:
+        pickle.dump({c: [_TouchesAFile(marker)] for c in MSVD_CLIPS}, f)
+    assert main(["prepare", "msvd", "--data-dir", str(root), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert not marker.exists()
+    assert "raw-captions.pkl" in err and "--allow-pickle" in err and len(err.strip().splitlines()) == 1
+    # MSR-VTT's caption index found three folders down: same rule
+    msr = _make_msrvtt(tmp_path / "msrvtt", media)
+    lists = msr / "a" / "b"
+    test_list = _write_lines(lists / "val_list_jsfusion.txt", ["video9", "video11"])
+    with open(lists / "jsfusion_val_caption_idx.pkl", "wb") as f:
+        pickle.dump({"video9": _TouchesAFile(marker)}, f)
+    with pytest.raises(DatasetFormatError, match=r"jsfusion_val_caption_idx\.pkl.*--allow-pickle"):
+        build_dataset("msrvtt", msr, split_protocol="1k-A-9k", split_files={"test": str(test_list)})
+    assert not marker.exists()
+
+
+def test_allow_pickle_reads_pickles_of_python_objects(tmp_path, media):
+    import numpy as np
+
+    root = tmp_path / "msvd"
+    _msvd_videos(root, media)
+    with open(root / "raw-captions.pkl", "wb") as f:  # numpy strings need a class lookup: not plain data
+        pickle.dump({c: [np.str_(f"a clip {i}")] for i, c in enumerate(MSVD_CLIPS)}, f)
+    files = {"test": str(_write_lines(tmp_path / "lists" / "test.txt", MSVD_CLIPS))}
+    with pytest.raises(DatasetFormatError, match="--allow-pickle"):
+        build_dataset("msvd", root, split_files=files)
+    dd = build_dataset("msvd", root, split_files=files, allow_pickle=True)
+    assert dd["test"]["captions"] == [[f"a clip {i}"] for i in range(len(MSVD_CLIPS))]
+
+
 # ------------------------------------------------------------------------------------------------------ VATEX
 
 

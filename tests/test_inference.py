@@ -132,8 +132,8 @@ def test_index_of_a_video_folder_resumes(workdir, tmp_path):
         _write(folder / f"v{i}.mp4", h, w, n)
     index = tmp_path / "index"
     args = ["index", str(workdir / "dual"), "--videos", str(folder), "--out", str(index), "--batch-size", "1"]
-    main(args)  # shards of 16 videos: one shard here
-    shard = index / "shards" / "00000.npy"
+    main(args)  # one shard here
+    shard = index / "shards" / "00000.npz"
     first = np.load(index / "embeddings.npy")
     stamp = shard.stat().st_mtime_ns
     os.remove(index / "embeddings.npy")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--video-dir", default=None, help="video folder when it is not inside --data-dir")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="also publish the dataset as parquet")
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="fully unpickle the releases' .pkl files (MSVD raw-captions.pkl, MSR-VTT jsfusion_val_caption_idx.pkl) "
+        "when they hold more than plain data. Unpickling can run code hidden in the file: only for files you trust. "
+        "Without it they are read as plain data only, which runs nothing.",
+    )
     p.set_defaults(func=_lazy("videotext.datasets_scripts:cli_prepare"))
 
     p = sub.add_parser("train", help="train a recipe (also under `accelerate launch -m videotext train ...`)")
@@ -89,12 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="index folder")
     p.add_argument("--split", default="test", help="split when --videos is a dataset (default test)")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--overwrite", action="store_true", help="start clean when --out holds an index of another model or collection"
+    )
     p.set_defaults(func=_lazy("videotext.inference:cli_index"))
 
     p = sub.add_parser("search", help="search an index by text")
     p.add_argument("index", help="index folder written by `videotext index`")
-    p.add_argument("query", nargs="+", help="text query")
-    p.add_argument("-k", type=int, default=10, help="number of results")
+    p.add_argument("query", nargs="*", help="text query")
+    p.add_argument("--queries", default=None, metavar="FILE", help="search every line of FILE (one model load)")
+    p.add_argument("-k", type=int, default=10, help="number of results (at least 1)")
     p.set_defaults(func=_lazy("videotext.inference:cli_search"))
 
     def card_options(p: argparse.ArgumentParser) -> None:
@@ -165,9 +177,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# user errors: bad input, a wrong path or value. They print one line; VIDEOTEXT_TRACEBACK=1 shows the traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "search" and not args.query and not args.queries:
+        parser.error("search: give a query or --queries FILE")
+    try:
+        result = args.func(args)
+    except USER_ERRORS as err:
+        if os.environ.get("VIDEOTEXT_TRACEBACK"):
+            raise
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"videotext {args.command}: error: {message}", file=sys.stderr)
+        return 1
     return int(result or 0)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -19,7 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".m4v")
+from .video_index import VIDEO_EXTENSIONS
+
 FrameLoader = Callable[[dict], np.ndarray]
 
 
@@ -31,7 +31,20 @@ def load_model_and_processor(model_path: str, device: str | torch.device | None 
 
     from .modeling import method_for_config
 
-    config = AutoConfig.from_pretrained(model_path)
+    local = Path(model_path).expanduser()
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise FileNotFoundError(f"{model_path} is not a model folder (no config.json)")
+    try:
+        config = AutoConfig.from_pretrained(model_path)
+    except (OSError, ValueError) as err:
+        if local.exists():
+            raise
+        from huggingface_hub.utils import HFValidationError
+
+        if isinstance(err, HFValidationError) or isinstance(err.__cause__, HFValidationError):
+            raise FileNotFoundError(f"model {model_path}: no such folder (and not a Hub model id)") from err
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FileNotFoundError(f"model {model_path}: no such folder, and no Hub model could be loaded ({reason})") from err
     auto_cls = getattr(transformers, method_for_config(config).auto_class)
     model = auto_cls.from_pretrained(model_path)
     processor = AutoProcessor.from_pretrained(model_path)
@@ -82,16 +95,23 @@ def _model_inputs(model, inputs) -> dict[str, Any]:
     }
 
 
-def _clip_inputs(model, processor, rows: Sequence[dict], load_frames: FrameLoader) -> dict[str, Any]:
-    """The processor's inputs for a batch of clips, read by the method's input loader (the training table's
-    `input_loader`; default: the sampled frames as `videos`), as model inputs."""
+def _load_clip(model, row: dict, load_frames: FrameLoader) -> dict[str, Any]:
+    """One clip's processor inputs, read by the method's input loader (the training table's `input_loader`;
+    default: the sampled frames as `videos`)."""
     from .training.methods import TRAINING_METHODS, load_frames_input
 
     entry = TRAINING_METHODS.get(getattr(model.config, "model_type", None))
-    loader = entry.input_loader if entry is not None else load_frames_input
-    per_clip = [loader(row, load_frames) for row in rows]
+    return (entry.input_loader if entry is not None else load_frames_input)(row, load_frames)
+
+
+def _processed(model, processor, per_clip: list[dict[str, Any]]) -> dict[str, Any]:
     kwargs = {key: [clip[key] for clip in per_clip] for key in per_clip[0]}
     return _model_inputs(model, processor(**kwargs, return_tensors="pt"))
+
+
+def _clip_inputs(model, processor, rows: Sequence[dict], load_frames: FrameLoader) -> dict[str, Any]:
+    """The processor's inputs for a batch of clips, as model inputs."""
+    return _processed(model, processor, [_load_clip(model, row, load_frames) for row in rows])
 
 
 def _accepted(fn, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +225,31 @@ def embed_video_rows(
         inputs = _clip_inputs(model, processor, batch, load_frames)
         chunks.append(_normalize(model.get_video_features(**_accepted(model.get_video_features, inputs))))
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+
+
+@torch.no_grad()
+def embed_video_rows_tolerant(
+    model, processor, rows: Sequence[dict], *, load_frames: FrameLoader, batch_size: int = 16
+) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
+    """`embed_video_rows` that skips clips which cannot be read: (embeddings of the readable rows, their row
+    numbers, [(row number, one-line error)] of the others)."""
+    from .processing import VideoDecodeError
+
+    chunks, ok, failures = [], [], []
+    for start in range(0, len(rows), batch_size):
+        per_clip, numbers = [], []
+        for number in range(start, min(start + batch_size, len(rows))):
+            try:
+                per_clip.append(_load_clip(model, rows[number], load_frames))
+                numbers.append(number)
+            except (VideoDecodeError, OSError) as err:
+                failures.append((number, str(err).splitlines()[0] if str(err) else type(err).__name__))
+        if per_clip:
+            inputs = _processed(model, processor, per_clip)
+            chunks.append(_normalize(model.get_video_features(**_accepted(model.get_video_features, inputs))))
+            ok += numbers
+    embeddings = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+    return embeddings, ok, failures
 
 
 @torch.no_grad()
@@ -340,6 +385,8 @@ def cli_caption(args) -> int:
 
     torch.manual_seed(args.seed)
     model, processor = load_model_and_processor(args.model)
+    if is_retriever(model):
+        raise SystemExit(f"videotext caption: {args.model} is a retrieval model; captioning needs a captioner")
     generate_kwargs: dict[str, Any] = {"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens}
     if args.top_p is not None:
         generate_kwargs.update(do_sample=True, top_p=args.top_p, temperature=args.temperature)
@@ -355,92 +402,60 @@ def cli_caption(args) -> int:
     return 1 if failed else 0
 
 
-def _collect_videos(source: str, split: str) -> list[dict]:
-    path = Path(source)
-    if path.is_dir() and not any(path.glob("dataset_dict.json")) and not (path / "synthetic_annotations.json").exists():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
-        if not files:
-            raise SystemExit(f"videotext index: no video files ({', '.join(VIDEO_EXTENSIONS)}) under {source}")
-        return [{"video_id": p.stem, "video_path": str(p.resolve())} for p in files]
-    from .datasets_scripts import load_prepared
-
-    dataset = load_prepared(source)
-    if split not in dataset:
-        raise SystemExit(f"videotext index: split {split!r} not in {source} (has {list(dataset)})")
-    return [
-        {"video_id": r["video_id"], "video_path": r["video_path"], "start": r.get("start"), "end": r.get("end")}
-        for r in dataset[split]
-    ]
-
-
 def cli_index(args) -> int:
-    """Embed a collection in shards of `batch_size * 16` videos; a rerun skips the shards already written."""
+    """Embed a collection into an index folder (resumable; see `videotext.video_index`)."""
+    from .video_index import build_index, collect_videos
+
     model, processor = load_model_and_processor(args.model)
     if not is_retriever(model):
         raise SystemExit(f"videotext index: {args.model} is a captioner; indexing needs a retrieval model")
-    rows = _collect_videos(args.videos, args.split)
-    out = Path(args.out)
-    shard_dir = out / "shards"
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    shard_size = args.batch_size * 16
-    num_shards = math.ceil(len(rows) / shard_size)
-    manifest = out / "videos.json"
-    if manifest.exists() and json.loads(manifest.read_text()) != rows:
-        raise SystemExit(f"videotext index: {out} holds an index of a different collection; use a new --out")
-    manifest.write_text(json.dumps(rows))
-    load_frames = default_frame_loader(model_num_frames(model))
-    for shard in tqdm(range(num_shards), desc="indexing", unit="shard"):
-        target = shard_dir / f"{shard:05d}.npy"
-        if target.exists():
-            continue
-        chunk = rows[shard * shard_size : (shard + 1) * shard_size]
-        embeds = embed_video_rows(model, processor, chunk, load_frames=load_frames, batch_size=args.batch_size)
-        np.save(target.with_suffix(".tmp.npy"), embeds)
-        target.with_suffix(".tmp.npy").rename(target)
-    embeddings = np.concatenate([np.load(shard_dir / f"{s:05d}.npy") for s in range(num_shards)])
-    np.save(out / "embeddings.npy", embeddings.astype(np.float32))
-    meta = {
-        "model": str(Path(args.model).resolve()) if Path(args.model).exists() else args.model,
-        "model_type": model.config.model_type,
-        "embedding_dim": int(embeddings.shape[1]),
-        "num_videos": len(rows),
-        "normalized": True,
-    }
-    (out / "index.json").write_text(json.dumps(meta, indent=2))
-    print(f"indexed {len(rows)} videos ({meta['embedding_dim']}-d) into {out}")
+    rows, ignored = collect_videos(args.videos, args.split)
+    model_id = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model
+    meta = build_index(model, processor, rows, args.out, model_id=model_id, batch_size=args.batch_size,
+                       ignored_files=ignored, overwrite=getattr(args, "overwrite", False))  # fmt: skip
+    print(f"indexed {meta['num_videos']} of {len(rows)} videos ({meta['embedding_dim']}-d) into {args.out}")
+    for skip in meta["skipped"]:
+        print(f"  skipped {skip['video_path']}: {skip['error']}", file=sys.stderr)
+    if meta["num_skipped"] or meta["num_ignored_files"]:
+        print(f"skipped {meta['num_skipped']} unreadable videos; ignored {meta['num_ignored_files']} files that are "
+              f"not videos ({', '.join(VIDEO_EXTENSIONS)}); both listed in {Path(args.out) / 'index.json'}")  # fmt: skip
     return 0
 
 
 def search_index(index_dir: str, query: str, k: int = 10, model=None, processor=None) -> list[tuple[dict, float]]:
-    """Top-k (video row, cosine score) for a text query; exact search, or FAISS when installed and the index is large."""
-    index = Path(index_dir)
-    if not (index / "index.json").exists():
-        raise SystemExit(f"videotext search: {index_dir} is not an index folder (no index.json)")
-    meta = json.loads((index / "index.json").read_text())
-    rows = json.loads((index / "videos.json").read_text())
-    embeddings = np.load(index / "embeddings.npy")
-    if model is None:
-        model, processor = load_model_and_processor(meta["model"])
-    query_embed = embed_texts(model, processor, [query])[0]
-    k = min(k, len(rows))
-    try:
-        if len(rows) < 100_000:
-            raise ImportError
-        import faiss
+    """Top-k (video row, cosine score) for a text query (exact search over the index)."""
+    return search_many(index_dir, [query], k, model=model, processor=processor)[0]
 
-        faiss_index = faiss.IndexFlatIP(embeddings.shape[1])
-        faiss_index.add(embeddings)
-        scores, ids = faiss_index.search(query_embed[None].astype(np.float32), k)
-        ranked = list(zip(ids[0].tolist(), scores[0].tolist()))
-    except ImportError:
-        scores = embeddings @ query_embed
-        top = np.argsort(-scores, kind="stable")[:k]
-        ranked = [(int(i), float(scores[i])) for i in top]
-    return [(rows[i], score) for i, score in ranked]
+
+def search_many(index_dir, queries: Sequence[str], k: int = 10, model=None, processor=None):
+    """Top-k (video row, cosine score) for each query; the index is opened once, the queries embedded together."""
+    from .video_index import VideoIndex
+
+    index = index_dir if not isinstance(index_dir, (str, Path)) else VideoIndex(index_dir)
+    empty = [i for i, q in enumerate(queries) if not str(q).strip()]
+    if empty:
+        raise ValueError(f"empty search query (query {empty[0] + 1} of {len(queries)})")
+    if model is None:
+        model, processor = load_model_and_processor(index.meta["model"])
+    return index.search_embeddings(embed_texts(model, processor, list(queries)), k)
 
 
 def cli_search(args) -> int:
-    query = " ".join(args.query)
-    for rank, (row, score) in enumerate(search_index(args.index, query, args.k), start=1):
-        print(f"{rank:>3}  {score:.4f}  {row['video_path']}")
+    from .video_index import VideoIndex
+
+    if args.k < 1:
+        raise SystemExit(f"videotext search: -k must be at least 1, got {args.k}")
+    if args.queries:
+        queries = [line.strip() for line in Path(args.queries).read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not queries:
+            raise SystemExit(f"videotext search: {args.queries} holds no query")
+    else:
+        queries = [" ".join(args.query)]
+    index = VideoIndex(args.index)
+    results = search_many(index, queries, args.k)
+    for query, hits in zip(queries, results):
+        if len(queries) > 1:
+            print(f"# {query}")
+        for rank, (row, score) in enumerate(hits, start=1):
+            print(f"{rank:>3}  {score:.4f}  {row['video_path']}")
     return 0

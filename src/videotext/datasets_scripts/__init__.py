@@ -75,16 +75,22 @@ def build_dataset(
     split_protocol: str | None = None,
     split_files: dict[str, str] | None = None,
     strict: bool = False,
+    allow_pickle: bool = False,
     **kwargs: Any,
 ):
     """Build dataset `name` (see `BUILDERS`) from its raw files -> `datasets.DatasetDict`.
 
     Missing videos and empty captions are skipped, counted and logged (`get_build_report(dd)`); `strict=True`
-    raises `DatasetFormatError` instead. Unreadable files/fields always raise `DatasetFormatError`.
+    raises `DatasetFormatError` instead. Unreadable files/fields always raise `DatasetFormatError`. Pickle files of
+    the public releases are read as plain data only unless `allow_pickle` (full unpickling can run code).
     """
-    return BUILDERS[_canonical(name)](
-        data_dir, video_dir=video_dir, split_protocol=split_protocol, split_files=split_files, strict=strict, **kwargs
-    )
+    from .common import pickle_files_allowed
+
+    with pickle_files_allowed(allow_pickle):
+        return BUILDERS[_canonical(name)](
+            data_dir, video_dir=video_dir, split_protocol=split_protocol, split_files=split_files, strict=strict,
+            **kwargs,
+        )  # fmt: skip
 
 
 def load_prepared(path: str | os.PathLike, *, check_paths: bool = True):
@@ -179,6 +185,7 @@ def cli_prepare(args) -> int:
             video_dir=args.video_dir,
             split_protocol=args.split_protocol,
             split_files=split_files_arg(args.split_file) or None,
+            allow_pickle=getattr(args, "allow_pickle", False),
         )
     except (DatasetFormatError, FileNotFoundError, ValueError) as e:
         print(f"videotext prepare {args.dataset}: error: {e}", file=sys.stderr)

@@ -19,6 +19,8 @@ Data-loss policy (the same for every builder):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import json
 import logging
@@ -426,12 +428,45 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     return rows
 
 
+_PICKLE_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("videotext_allow_pickle", default=False)
+
+
+@contextlib.contextmanager
+def pickle_files_allowed(allowed: bool = True):
+    """Within the block, `read_pickle` fully unpickles (`videotext prepare --allow-pickle`)."""
+    token = _PICKLE_ALLOWED.set(allowed)
+    try:
+        yield
+    finally:
+        _PICKLE_ALLOWED.reset(token)
+
+
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Reads only plain data (dict, list, tuple, str, bytes, numbers, bool, None): every class or function lookup
+    is refused, so no code from the file can run."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, not only plain data")
+
+
 def read_pickle(path: str | os.PathLike) -> Any:
-    """Unpickle a file of the public releases (CE `raw-captions.pkl`, `jsfusion_val_caption_idx.pkl`).
-    Only open pickles you trust: unpickling can run code."""
+    """Read a pickle of the public releases (CE `raw-captions.pkl`, `jsfusion_val_caption_idx.pkl`).
+
+    By default as plain data only (`_PlainDataUnpickler`: no code can run); a file that needs Python objects is
+    refused with a `DatasetFormatError` naming `--allow-pickle`. Inside `pickle_files_allowed()` the file is fully
+    unpickled, which can run code hidden in it: only for files you trust."""
     try:
         with open(path, "rb") as f:
-            return pickle.load(f)
+            if _PICKLE_ALLOWED.get():
+                return pickle.load(f)
+            return _PlainDataUnpickler(f).load()
+    except pickle.UnpicklingError as e:
+        if not _PICKLE_ALLOWED.get() and "not only plain data" in str(e):
+            raise format_error(
+                path, f"is a pickle that needs Python objects ({e}); unpickling it can run code, so it is only read "
+                "with --allow-pickle (pass it if you trust the file)"
+            ) from e
+        raise format_error(path, f"cannot be unpickled ({type(e).__name__}: {e})") from e
     except Exception as e:  # pickle raises many types
         raise format_error(path, f"cannot be unpickled ({type(e).__name__}: {e})") from e
 

@@ -1,0 +1,257 @@
+"""Video search indexes: `videotext index` writes one, `videotext search` (and `VideoIndex`) reads it.
+
+Folder layout (every file written atomically: a temporary name, then `os.replace`):
+    state.json         what the index is of: model, weights' hash, collection hash, settings (checked on resume)
+    shards/NNNNN.npz   embeddings + row numbers of SHARD_SIZE collection rows; shards/NNNNN.json marks it complete
+                       and lists the clips of that shard that could not be decoded
+    embeddings.npy     (num_indexed, dim) float32, L2-normalised; videos.json: the indexed rows, in the same order
+    index.json         model, dimensions, counts, the skipped clips and the files that were not videos
+
+A rerun resumes only when model, weights, collection and settings are the same; otherwise it refuses, naming what
+differs (`--overwrite` starts clean). Clips that cannot be decoded are skipped, counted and listed in index.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+SHARD_SIZE = 256  # rows per shard: fixed, so a resume with another --batch-size reads the same shards
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".m4v")
+FORMAT_VERSION = 2
+
+
+class IndexStateError(ValueError):
+    """An index folder that cannot be used as asked (another model or collection, inconsistent files)."""
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------------ the collection
+def collect_videos(source: str, split: str = "test") -> tuple[list[dict], list[str]]:
+    """(rows to index, files ignored because they are not videos) for a folder of videos or a prepared dataset."""
+    path = Path(source)
+    if not path.exists():
+        raise IndexStateError(f"--videos {source} does not exist")
+    if path.is_dir() and not (path / "dataset_dict.json").exists() and not (path / "synthetic_annotations.json").exists():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        videos = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
+        ignored = [str(p) for p in files if p.suffix.lower() not in VIDEO_EXTENSIONS]
+        if not videos:
+            raise IndexStateError(f"no video files ({', '.join(VIDEO_EXTENSIONS)}) under {source}")
+        stems = [p.relative_to(path).with_suffix("").as_posix() for p in videos]
+        # a.mp4 and a.webm are two videos: keep the extension in the id when stems collide
+        ids = [s if stems.count(s) == 1 else p.relative_to(path).as_posix() for s, p in zip(stems, videos)]
+        return [{"video_id": i, "video_path": str(p.resolve())} for i, p in zip(ids, videos)], ignored
+    from .datasets_scripts import load_prepared
+
+    dataset = load_prepared(source)
+    if split not in dataset:
+        raise IndexStateError(f"split {split!r} not in {source} (has {list(dataset)})")
+    rows = [
+        {"video_id": r["video_id"], "video_path": r["video_path"], "start": r.get("start"), "end": r.get("end")}
+        for r in dataset[split]
+    ]
+    return rows, []
+
+
+def weights_fingerprint(model, model_path: str) -> str:
+    """sha256 of the model folder's weight files; a Hub model's commit; else of the loaded tensors."""
+    folder = Path(model_path)
+    files = sorted(p for p in folder.glob("*") if p.suffix in (".safetensors", ".bin")) if folder.is_dir() else []
+    digest = hashlib.sha256()
+    if files:
+        for file in files:
+            with open(file, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+    commit = getattr(model.config, "_commit_hash", None)
+    if commit:
+        return f"hub:{commit}"
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _collection_hash(rows: Sequence[dict]) -> str:
+    return hashlib.sha256(json.dumps(list(rows), sort_keys=True).encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------ writing
+def _check_or_start(out: Path, state: dict, overwrite: bool) -> None:
+    """Resume an index with the same state; refuse one of anything else (or start clean with `overwrite`)."""
+    state_file = out / "state.json"
+    has_content = out.exists() and any(out.iterdir())
+    if overwrite and has_content:
+        print(f"videotext index: --overwrite: removing the index in {out}")
+        shutil.rmtree(out)
+    elif state_file.exists():
+        old = json.loads(state_file.read_text())
+        differ = [key for key in state if old.get(key) != state[key]]
+        if differ:
+            done = len(list((out / "shards").glob("*.json")))
+            if done == 0:
+                print(f"videotext index: {out} holds no finished shard; starting clean ({', '.join(differ)} changed)")
+                shutil.rmtree(out)
+            else:
+                raise IndexStateError(
+                    f"{out} was indexed with a different {', '.join(differ)}; use a new --out or pass --overwrite "
+                    "to start clean"
+                )
+    elif has_content:
+        raise IndexStateError(f"{out} is not empty and holds no index state; use a new --out or pass --overwrite")
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(state_file, json.dumps(state, indent=2))
+
+
+def build_index(
+    model,
+    processor,
+    rows: list[dict],
+    out: str | os.PathLike,
+    *,
+    model_id: str,
+    batch_size: int = 16,
+    ignored_files: Sequence[str] = (),
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Embed `rows` into the index folder `out` (resumable, see the module docstring); returns index.json's dict."""
+    from .inference import default_frame_loader, embed_video_rows_tolerant, model_num_frames
+
+    out = Path(out)
+    num_frames = model_num_frames(model)
+    state = {
+        "format": FORMAT_VERSION,
+        "model": model_id,
+        "weights_sha256": weights_fingerprint(model, model_id),
+        "collection_sha256": _collection_hash(rows),
+        "num_videos": len(rows),
+        "settings": {"shard_size": SHARD_SIZE, "num_frames": num_frames},
+    }
+    _check_or_start(out, state, overwrite)
+    shards = out / "shards"
+    num_shards = -(-len(rows) // SHARD_SIZE)
+    done = sum((shards / f"{s:05d}.json").exists() for s in range(num_shards))
+    if done:
+        print(f"videotext index: resuming {out}: {done} of {num_shards} shards already written")
+    load_frames = default_frame_loader(num_frames)
+    bar = tqdm(total=len(rows), initial=min(done * SHARD_SIZE, len(rows)), desc="indexing", unit="video",
+               disable=not progress)  # fmt: skip
+    for shard in range(num_shards):
+        marker = shards / f"{shard:05d}.json"
+        if marker.exists():
+            continue
+        first = shard * SHARD_SIZE
+        chunk = rows[first : first + SHARD_SIZE]
+        embeddings, ok, failures = embed_video_rows_tolerant(
+            model, processor, chunk, load_frames=load_frames, batch_size=batch_size
+        )
+        tmp = shards / f".{shard:05d}.tmp.npz"
+        with open(tmp, "wb") as f:
+            np.savez(f, embeddings=embeddings.astype(np.float32), rows=np.asarray(ok, np.int64) + first)
+        os.replace(tmp, shards / f"{shard:05d}.npz")
+        skipped = [{"video_id": chunk[i]["video_id"], "video_path": chunk[i]["video_path"], "error": err}
+                   for i, err in failures]  # fmt: skip
+        atomic_write_text(marker, json.dumps({"first_row": first, "num_rows": len(chunk), "skipped": skipped}))
+        bar.update(len(chunk))
+    bar.close()
+    return _merge(out, rows, num_shards, state, model, ignored_files)
+
+
+def _merge(out: Path, rows: list[dict], num_shards: int, state: dict, model, ignored_files) -> dict:
+    embeddings, kept, skipped = [], [], []
+    for shard in range(num_shards):
+        with np.load(out / "shards" / f"{shard:05d}.npz") as data:
+            embeddings.append(data["embeddings"])
+            kept += data["rows"].tolist()
+        skipped += json.loads((out / "shards" / f"{shard:05d}.json").read_text())["skipped"]
+    dims = {e.shape[1] for e in embeddings if e.size}
+    if len(dims) > 1:
+        raise IndexStateError(f"{out}: shards hold embeddings of different sizes {sorted(dims)}; re-run with --overwrite")
+    dim = dims.pop() if dims else 0
+    matrix = np.concatenate([e.reshape(-1, dim) for e in embeddings]).astype(np.float32)
+    if len(kept) + len(skipped) != len(rows) or matrix.shape[0] != len(kept):
+        raise IndexStateError(f"{out}: shards cover {len(kept) + len(skipped)} of {len(rows)} videos; re-run with --overwrite")
+    atomic_save_npy(out / "embeddings.npy", matrix)
+    atomic_write_text(out / "videos.json", json.dumps([rows[i] for i in kept]))
+    meta = {
+        "format": FORMAT_VERSION,
+        "model": state["model"],
+        "model_type": model.config.model_type,
+        "weights_sha256": state["weights_sha256"],
+        "embedding_dim": dim,
+        "num_videos": len(kept),
+        "num_skipped": len(skipped),
+        "skipped": skipped,
+        "num_ignored_files": len(ignored_files),
+        "ignored_files": list(ignored_files),
+        "normalized": True,
+    }
+    atomic_write_text(out / "index.json", json.dumps(meta, indent=2))
+    return meta
+
+
+# ------------------------------------------------------------------------------------------------ reading
+class VideoIndex:
+    """An index folder opened once: embeddings memory-mapped, exact top-k by partial selection."""
+
+    def __init__(self, index_dir: str | os.PathLike):
+        self.path = Path(index_dir)
+        if not (self.path / "index.json").is_file():
+            raise IndexStateError(f"{index_dir} is not an index folder (no index.json; run `videotext index` first)")
+        self.meta = json.loads((self.path / "index.json").read_text())
+        self.rows = json.loads((self.path / "videos.json").read_text())
+        self.embeddings = np.load(self.path / "embeddings.npy", mmap_mode="r")
+        if self.embeddings.shape[0] != len(self.rows) or self.embeddings.shape[0] != self.meta.get("num_videos"):
+            raise IndexStateError(
+                f"{index_dir} is inconsistent: {self.embeddings.shape[0]} embeddings, {len(self.rows)} videos in "
+                f"videos.json, {self.meta.get('num_videos')} in index.json; rebuild it with `videotext index --overwrite`"
+            )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def search_embeddings(self, queries: np.ndarray, k: int) -> list[list[tuple[dict, float]]]:
+        """Top-`k` (row, cosine) per query row of `queries` (num_queries, dim), best first."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        queries = np.atleast_2d(np.asarray(queries, np.float32))
+        if queries.shape[1] != self.embeddings.shape[1]:
+            raise IndexStateError(
+                f"query embeddings have {queries.shape[1]} dimensions, the index {self.path} "
+                f"{self.embeddings.shape[1]}: search with the model that built it ({self.meta.get('model')})"
+            )
+        k = min(k, len(self.rows))
+        if k == 0:
+            return [[] for _ in queries]
+        scores = queries @ np.asarray(self.embeddings).T  # (num_queries, num_videos)
+        if k < scores.shape[1]:
+            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        else:
+            top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+        results = []
+        for q in range(scores.shape[0]):
+            # ties broken by row order, so results do not depend on the partition
+            order = sorted(top[q].tolist(), key=lambda i: (-scores[q, i], i))
+            results.append([(self.rows[i], float(scores[q, i])) for i in order])
+        return results

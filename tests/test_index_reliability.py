@@ -1,0 +1,192 @@
+"""`videotext index` / `search` under interruption, other models, bad files and bad arguments (regressions)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from method_testers import TESTERS
+
+from videotext import video_index
+from videotext.cli import main
+
+
+def _save_tiny_retriever(folder, seed: int):
+    from videotext.training.model_factory import build_model_and_processor
+
+    torch.manual_seed(seed)
+    model, processor = build_model_and_processor(TESTERS["dual_align"].recipe(), train_captions=["a red box moves"] * 4)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("retrievers")
+    return _save_tiny_retriever(root / "a", 0), _save_tiny_retriever(root / "b", 1)
+
+
+def _clip(path, value: int, frames: int = 6):
+    from videotext.processing import write_video
+
+    video = np.full((frames, 32, 32, 3), value, np.uint8)
+    video[:, 8:20, 4 + value % 12 : 16 + value % 12] = (255 - value, value, 90)
+    return write_video(path, video, fps=8)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    for i in range(10):
+        _clip(folder / f"clip{i:02d}.mp4", 20 * i)
+    return folder
+
+
+def _error(err: str) -> str:
+    """The command's one error line (stderr also carries transformers' weight-loading progress bar)."""
+    assert "Traceback" not in err
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("videotext ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _index(model, videos, out, *extra):
+    return main(["index", model, "--videos", str(videos), "--out", str(out), *extra])
+
+
+def _interrupt_after(monkeypatch, shards: int):
+    """Make the next index run die (as a kill would) once `shards` shards are written."""
+    real = video_index.atomic_write_text
+    written = []
+
+    def write(path, text):
+        real(path, text)
+        if path.parent.name == "shards":
+            written.append(path)
+            if len(written) == shards:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(video_index, "atomic_write_text", write)
+
+
+def test_resume_with_another_batch_size_keeps_every_row_aligned(models, clips, tmp_path, monkeypatch):
+    model = models[0]
+    monkeypatch.setattr(video_index, "SHARD_SIZE", 4)
+    assert _index(model, clips, tmp_path / "full", "--batch-size", "3") == 0
+    _interrupt_after(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        _index(model, clips, tmp_path / "resumed", "--batch-size", "1")
+    monkeypatch.undo()
+    monkeypatch.setattr(video_index, "SHARD_SIZE", 4)
+    assert _index(model, clips, tmp_path / "resumed", "--batch-size", "16") == 0
+    full = json.loads((tmp_path / "full" / "videos.json").read_text())
+    resumed = json.loads((tmp_path / "resumed" / "videos.json").read_text())
+    assert resumed == full and len(full) == 10
+    np.testing.assert_allclose(np.load(tmp_path / "resumed" / "embeddings.npy"),
+                               np.load(tmp_path / "full" / "embeddings.npy"), atol=1e-5)  # fmt: skip
+    assert json.loads((tmp_path / "resumed" / "index.json").read_text())["num_videos"] == 10
+
+
+def test_an_index_of_another_model_is_refused_then_rebuilt_with_overwrite(models, clips, tmp_path, capsys):
+    a, b = models
+    out = tmp_path / "index"
+    assert _index(a, clips, out) == 0
+    capsys.readouterr()
+    assert _index(b, clips, out) == 1
+    err = _error(capsys.readouterr().err)
+    assert "model" in err and "weights_sha256" in err and "--overwrite" in err
+    assert _index(b, clips, out, "--overwrite") == 0
+    assert json.loads((out / "index.json").read_text())["model"].endswith("/b")
+    assert _index(b, clips, tmp_path / "fresh") == 0
+    np.testing.assert_allclose(np.load(out / "embeddings.npy"), np.load(tmp_path / "fresh" / "embeddings.npy"))
+
+
+def test_a_run_killed_before_its_first_shard_starts_clean_on_another_collection(models, clips, tmp_path, monkeypatch,
+                                                                               capsys):  # fmt: skip
+    import videotext.inference
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "index"
+    monkeypatch.setattr(videotext.inference, "embed_video_rows_tolerant", killed)
+    smaller = tmp_path / "smaller"
+    shutil.copytree(clips, smaller)
+    with pytest.raises(KeyboardInterrupt):
+        _index(models[0], smaller, out)
+    monkeypatch.undo()
+    (smaller / "clip09.mp4").unlink()
+    assert _index(models[0], smaller, out) == 0
+    assert "starting clean" in capsys.readouterr().out
+    assert json.loads((out / "index.json").read_text())["num_videos"] == 9
+
+
+def test_bad_files_are_skipped_counted_and_listed(models, clips, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    shutil.copytree(clips, folder)
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "text.mp4").write_text("not a video")
+    (folder / "dir.mp4").mkdir()
+    (folder / "photo.png").write_bytes(b"\x89PNG")
+    (folder / "song.m4a").write_bytes(b"\x00" * 10)
+    _clip(folder / "clip00.webm", 200)  # same stem as clip00.mp4: a second video, not a duplicate id
+    out = tmp_path / "index"
+    assert _index(models[0], folder, out) == 0
+    meta = json.loads((out / "index.json").read_text())
+    assert meta["num_videos"] == 11 and meta["num_skipped"] == 2
+    assert {s["video_path"].rsplit("/", 1)[-1] for s in meta["skipped"]} == {"empty.mp4", "text.mp4"}
+    assert {f.rsplit("/", 1)[-1] for f in meta["ignored_files"]} == {"photo.png", "song.m4a"}
+    ids = [r["video_id"] for r in json.loads((out / "videos.json").read_text())]
+    assert len(set(ids)) == len(ids) and {"clip00.mp4", "clip00.webm"} <= set(ids)
+    out_text, err = capsys.readouterr()
+    assert "indexed 11 of 13 videos" in out_text and "skipped 2 unreadable videos; ignored 2 files" in out_text
+    assert "empty.mp4" in err and "text.mp4" in err
+
+
+def test_search_arguments_and_batch_queries(models, clips, tmp_path, capsys):
+    out = tmp_path / "index"
+    assert _index(models[0], clips, out) == 0
+    capsys.readouterr()
+    for k in ("0", "-1"):
+        with pytest.raises(SystemExit, match="-k must be at least 1"):
+            main(["search", str(out), "a red box", "-k", k])
+    assert main(["search", str(out), "  "]) == 1
+    assert "empty search query" in _error(capsys.readouterr().err)
+    queries = tmp_path / "queries.txt"
+    queries.write_text("a red box\n\nsomething moves\n")
+    assert main(["search", str(out), "--queries", str(queries), "-k", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "# a red box" and lines[4] == "# something moves" and len(lines) == 8
+    assert main(["search", str(out), "a red box", "-k", "50"]) == 0  # k above the collection size: every video
+    assert len(capsys.readouterr().out.strip().splitlines()) == 10
+
+
+def test_search_matches_brute_force_and_refuses_an_inconsistent_index(models, clips, tmp_path, capsys):
+    from videotext.inference import embed_texts, load_model_and_processor, search_index
+
+    out = tmp_path / "index"
+    assert _index(models[0], clips, out) == 0
+    model, processor = load_model_and_processor(models[0], device="cpu")
+    query = "a red box moves"
+    expected = np.argsort(-(np.load(out / "embeddings.npy") @ embed_texts(model, processor, [query])[0]),
+                          kind="stable")[:4]  # fmt: skip
+    rows = json.loads((out / "videos.json").read_text())
+    hits = search_index(str(out), query, k=4, model=model, processor=processor)
+    assert [h["video_id"] for h, _ in hits] == [rows[i]["video_id"] for i in expected]
+    (out / "videos.json").write_text(json.dumps(rows[:-1]))
+    capsys.readouterr()
+    assert main(["search", str(out), query]) == 1
+    assert "inconsistent" in _error(capsys.readouterr().err)
+
+
+def test_model_commands_name_the_problem_in_one_line(models, clips, tmp_path, capsys):
+    assert main(["caption", str(tmp_path / "no_such_model"), str(clips / "clip00.mp4")]) == 1
+    err = _error(capsys.readouterr().err)
+    assert "no_such_model: no such folder" in err and "Repo id" not in err
+    with pytest.raises(SystemExit, match="retrieval model; captioning needs a captioner"):
+        main(["caption", models[0], str(clips / "clip00.mp4")])
+    (tmp_path / "empty_folder").mkdir()
+    assert main(["index", str(tmp_path / "empty_folder"), "--videos", str(clips), "--out", str(tmp_path / "i")]) == 1
+    assert "not a model folder (no config.json)" in _error(capsys.readouterr().err)
