@@ -464,6 +464,37 @@ def test_folder_csv(tmp_path, media):
         build_dataset("folder", root)
 
 
+def test_folder_csv_never_loses_rows_silently(tmp_path, media, capsys):
+    from videotext.cli import main
+
+    root = tmp_path / "mine"
+    _put(media["mp4"], root / "a.mp4")
+    _put(media["mp4"], root / "b.mp4")
+    header = "file_name,caption,split\n"
+    cases = {  # file content -> what the one-line error names
+        header + 'a.mp4,"an unterminated quote,train\nb.mp4,bee,test\n': "captions.csv: line 2: malformed CSV",
+        header + "a.mp4,one,train,surplus\n": "captions.csv: line 2 has 4 fields, the header 3",
+        header + "a.mp4,one,train\na.mp4,one,test\n": "clip a.mp4 is in splits test and train",
+    }
+    for content, named in cases.items():
+        (root / "captions.csv").write_text(content)
+        assert main(["prepare", "folder", "--data-dir", str(root), "--out", str(tmp_path / "out")]) == 1
+        err = capsys.readouterr().err.strip()
+        assert named in err and len(err.splitlines()) == 1, err
+    (root / "captions.csv").write_bytes(header.encode() + b"a.mp4,caf\xe9,train\n")
+    with pytest.raises(DatasetFormatError, match=r"captions.csv: line 2 is not valid UTF-8"):
+        build_dataset("folder", root)
+
+
+def test_folder_files_with_one_stem_stay_two_clips(tmp_path, media):
+    root = tmp_path / "mine"
+    _put(media["mp4"], root / "a.mp4")
+    _put(media["mp4"], root / "a.webm")  # the builder looks files up; it does not decode them
+    (root / "captions.csv").write_text("file_name,caption,split\na.mp4,one,test\na.webm,two,test\n")
+    dd = build_dataset("folder", root)
+    assert dd["test"]["video_id"] == ["a.mp4", "a.webm"] and dd["test"]["captions"] == [["one"], ["two"]]
+
+
 def test_folder_jsonl_bounds_and_split_file(tmp_path, media):
     root = tmp_path / "mine"
     _put(media["mp4"], root / "a.mp4")

@@ -286,3 +286,32 @@ def test_extensionless_image_is_a_static_video(tmp_path):
     video = load_video(path, num_frames=4)
     assert video.frames.shape == (4, 30, 40, 3)
     assert video.frames[..., 2].min() > 200 and video.total_frames == 1
+
+
+def _variable_frame_rate_clip(path) -> str:
+    """20 frames, frame i of grey level 12*i: ten at 10 fps (0.0-0.9 s), then ten 0.4 s apart (1.0-4.6 s)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from videotext.processing import write_video
+
+    cfr = write_video(path.with_name("cfr.mp4"), np.stack([np.full((32, 32, 3), 12 * i, np.uint8) for i in range(20)]),
+                      fps=10)  # fmt: skip
+    retime = "setpts='if(lt(N,10),N*0.1,1.0+(N-10)*0.4)/TB'"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(cfr), "-vf", retime,
+                    "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "0", "-pix_fmt", "yuv420p", str(path)],
+                   check=True)  # fmt: skip
+    return str(path)
+
+
+def test_clip_bounds_follow_frame_timestamps_in_a_variable_frame_rate_video(tmp_path):
+    from videotext.processing import load_video
+
+    path = _variable_frame_rate_clip(tmp_path / "vfr.mp4")
+    video = load_video(path, num_frames=4, start=1.0, end=2.6)
+    # the frames starting in [1.0, 2.6) s are 10 (1.0 s), 11 (1.4), 12 (1.8) and 13 (2.2); the average fps (4.3)
+    # would have mapped the window to frames 4-11
+    assert video.indices.tolist() == [10, 11, 12, 13]
+    assert (np.abs(video.frames.reshape(4, -1).mean(1) - 12 * np.arange(10, 14)) < 4).all()
+    assert load_video(path, num_frames=2, start=0.0, end=0.5).indices.tolist() == [1, 3]

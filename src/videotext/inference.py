@@ -337,7 +337,13 @@ def _rows(split, limit: int | None) -> list[dict]:
     count = len(split) if limit is None else min(limit, len(split))
     if count == 0:
         raise ValueError("the evaluation split is empty")
-    return [split[i] for i in range(count)]
+    rows = [split[i] for i in range(count)]
+    seen: set[str] = set()
+    repeated = [r["video_id"] for r in rows if r["video_id"] in seen or seen.add(r["video_id"])]
+    if repeated:  # scores are keyed by video_id: a repeated id would be scored once and counted twice
+        raise ValueError(f"the evaluation split repeats video_id {repeated[0]!r} ({len(repeated)} repeats); "
+                         "give every clip its own id")  # fmt: skip
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------- commands

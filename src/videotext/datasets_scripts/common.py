@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import csv
+import io
 import json
 import logging
 import os
@@ -478,22 +479,41 @@ def read_csv(
     delimiters: str = ",;\t",
 ) -> list[dict[str, str]]:
     """CSV with a header row (delimiter sniffed among `delimiters`). Each entry of `required` is a column name or
-    a tuple of alternative names; a missing column is a `DatasetFormatError` naming the file and the column."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        head = f.read(65536)
-        f.seek(0)
-        first_line = head.splitlines()[0] if head else ""
-        counts = {d: first_line.count(d) for d in delimiters}
-        delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
-        reader = csv.DictReader(f, delimiter=delimiter)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        reader.fieldnames = header
-        for req in required:
-            options = (req,) if isinstance(req, str) else tuple(req)
-            if not any(o in header for o in options):
-                names = " or ".join(f'"{o}"' for o in options)
-                raise format_error(path, f"has no column {names} (header: {header})")
-        return [dict(row) for row in reader]
+    a tuple of alternative names; a missing column is a `DatasetFormatError` naming the file and the column.
+
+    Never loses rows silently: invalid UTF-8, an unterminated quote (which would swallow the rest of the file) or
+    any other malformed quoting, and a row with more fields than the header are `DatasetFormatError`s naming the
+    file and the line."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise format_error(path, f"line {line} is not valid UTF-8 (byte {raw[e.start]:#x}); save the file as UTF-8") from e
+    first_line = text.splitlines()[0] if text else ""
+    counts = {d: first_line.count(d) for d in delimiters}
+    delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    for req in required:
+        options = (req,) if isinstance(req, str) else tuple(req)
+        if not any(o in header for o in options):
+            names = " or ".join(f'"{o}"' for o in options)
+            raise format_error(path, f"has no column {names} (header: {header})")
+    rows = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as e:
+            raise format_error(path, f"line {line}: malformed CSV ({e}; an unterminated quote?)") from e
+        if None in row:  # DictReader's key for fields beyond the header
+            extra = len(row[None])
+            raise format_error(path, f"line {line} has {len(header) + extra} fields, the header {len(header)}")
+        rows.append(dict(row))
 
 
 def read_id_list(path: str | os.PathLike) -> list[str]:

@@ -84,6 +84,26 @@ def _locate(name: str, roots: list[Path]) -> str | None:
     return None
 
 
+def _check_clip_identity(clips: dict[tuple, dict[str, Any]], path: Path) -> None:
+    """Distinct files keep distinct ids (`a.mp4` and `a.webm` -> ids `a.mp4`, `a.webm`); one clip (file and bounds)
+    in two splits is a train/test leak and an error."""
+    names_of: dict[str, set[str]] = {}
+    for (name, *_), clip in clips.items():
+        names_of.setdefault(clip["video_id"], set()).add(name)
+    for clip in clips.values():
+        if len(names_of[clip["video_id"]]) > 1:
+            stem = _name_key(clip["_name"])
+            clip["video_id"] = Path(clip["_name"]).as_posix() + clip["video_id"][len(stem) :]
+    splits_of: dict[tuple, list[str]] = {}
+    for (name, start, end, split) in clips:
+        splits_of.setdefault((name, start, end), []).append(split)
+    for (name, start, end), splits in splits_of.items():
+        if len(splits) > 1:
+            bounds = "" if start is None and end is None else f" ({start}-{end} s)"
+            raise format_error(path, f"clip {name}{bounds} is in splits {' and '.join(sorted(splits))}; a clip "
+                               "belongs to one split")  # fmt: skip
+
+
 def build_folder(
     data_dir: str | os.PathLike,
     *,
@@ -153,6 +173,7 @@ def build_folder(
         clips[key]["_caps"] += list(caps)
     if not has_split and not split_files:
         report.note(f"{path.name} has no 'split' column: every clip is in 'train'", warn=True)
+    _check_clip_identity(clips, path)
 
     splits: dict[str, list[dict[str, Any]]] = {}
     for clip in clips.values():

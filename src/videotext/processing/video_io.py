@@ -136,10 +136,13 @@ def _read_frames(reader, indices: list[int]) -> np.ndarray:
     return np.stack([_fix_row_padding(_to_numpy(reader[int(i)])) for i in indices])
 
 
-def _frame_range(path: str, total: int, video_fps: float, start, end) -> tuple[int, int]:
-    """Seconds ``[start, end)`` -> inclusive frame range, validated against the video."""
-    duration = total / video_fps
-    tol = 0.5 / video_fps  # container durations are rounded; forgive half a frame
+def _frame_range(path: str, timestamps: np.ndarray, start, end) -> tuple[int, int]:
+    """Seconds ``[start, end)`` -> inclusive frame range, by each frame's presentation time (right for variable
+    frame rate videos, where converting with the average fps lands outside the window), validated."""
+    total = len(timestamps)
+    duration = float(timestamps[-1, 1])
+    frame_length = duration / total
+    tol = 0.5 * frame_length  # container durations are rounded; forgive half a frame
     s = 0.0 if start is None else float(start)
     e = duration if end is None else float(end)
     if not (math.isfinite(s) and math.isfinite(e)):
@@ -150,9 +153,11 @@ def _frame_range(path: str, total: int, video_fps: float, start, end) -> tuple[i
         raise VideoDecodeError(f"end={end}s must be greater than start={s}s: {path}")
     if e > duration + tol:
         raise VideoDecodeError(f"end={end}s is outside the video (duration {duration:.3f}s): {path}")
-    first = min(total - 1, int(math.floor(s * video_fps + 1e-6)))
-    last = min(total - 1, int(math.ceil(e * video_fps - 1e-6)) - 1)
-    return first, max(first, last)
+    starts = timestamps[:, 0]
+    eps = 1e-6
+    first = max(0, int(np.searchsorted(starts, s + eps, side="right")) - 1)  # the frame shown at `start`
+    last = int(np.searchsorted(starts, e - eps, side="left")) - 1  # the last frame that starts before `end`
+    return first, max(first, min(last, total - 1))
 
 
 def load_video(
@@ -217,7 +222,14 @@ def load_video(
     if not math.isfinite(video_fps) or video_fps <= 0:
         raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
 
-    first, last = _frame_range(path, total, video_fps, start, end)
+    if start is None and end is None:
+        first, last = 0, total - 1
+    else:
+        try:  # (total, 2) presentation start / end of each frame in seconds, from the container's index
+            timestamps = np.asarray(reader.get_frame_timestamp(np.arange(total)), dtype=np.float64)
+        except Exception as err:
+            raise VideoDecodeError(f"cannot read frame timestamps of video {path}: {_decord_reason(err)}") from err
+        first, last = _frame_range(path, timestamps, start, end)
     indices = sample_frame_indices(
         total, num_frames, sampling, video_fps=video_fps, fps=fps, first=first, last=last, rng=rng
     )
