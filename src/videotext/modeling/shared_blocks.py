@@ -122,15 +122,45 @@ def split_video_batch(videos) -> list:
 
 
 def video_to_frames(video) -> np.ndarray:
-    """A decoded video (array / tensor, or a list of PIL / array frames) -> a contiguous numpy (T, H, W, C)."""
+    """A decoded video (array / tensor, or a list of PIL / array frames) -> a contiguous numpy (T, H, W, C).
+
+    Pixel values must be 0..255 (uint8, or floats on that scale): floats outside it, or all within 0..1 (frames
+    already rescaled, which would be rescaled again into a black clip), are refused."""
     if isinstance(video, (list, tuple)):
+        if len(video) == 0:
+            raise ValueError("a video has no frames")
         video = np.stack([np.asarray(f.convert("RGB")) if hasattr(f, "convert") else np.asarray(f) for f in video])
     elif isinstance(video, torch.Tensor):
         video = video.cpu().numpy()
     frames = np.asarray(video)
-    if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
-        raise ValueError(f"video frames must be (T, H, W, 3), got shape {frames.shape}")
+    if frames.ndim != 4 or frames.shape[-1] not in (1, 3) or frames.shape[0] == 0:
+        raise ValueError(f"video frames must be (T, H, W, 3) with T >= 1, got shape {frames.shape}")
+    if frames.dtype.kind == "f":
+        low, high = float(frames.min()), float(frames.max())
+        if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
+            raise ValueError(f"float video frames must hold 0..255 pixel values, got values in [{low}, {high}]")
+        if 0 < high <= 1:
+            raise ValueError(
+                f"float video frames hold values in [{low}, {high}]: they look rescaled to 0..1; pass 0..255 values "
+                "(e.g. uint8), which the processor rescales itself"
+            )
+    elif frames.dtype.kind not in "ub":
+        raise ValueError(f"video frames must be uint8 (or floats in 0..255), got dtype {frames.dtype}")
+    elif frames.dtype.kind == "u" and frames.dtype != np.uint8 and int(frames.max()) > 255:
+        raise ValueError(f"video frames must hold 0..255 pixel values, got a maximum of {int(frames.max())}")
     return np.ascontiguousarray(frames)
+
+
+def text_batch(text, owner: str) -> list[str]:
+    """`text` (a string or a list of strings) as a non-empty list of strings; a one-line error naming `owner`."""
+    texts = [text] if isinstance(text, str) else list(text)
+    if not texts:
+        raise ValueError(f"{owner}: `text` is an empty list; pass at least one string")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ValueError(f"{owner}: `text` must be a string or a list of strings (item {bad} is "
+                         f"{type(texts[bad]).__name__})")  # fmt: skip
+    return texts
 
 
 class DecordVideoProcessor(BaseVideoProcessor):

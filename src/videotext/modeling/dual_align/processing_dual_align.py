@@ -59,6 +59,19 @@ def remove_words(caption: str, words: Sequence[str], mask_token: str | None = No
     return query, removed
 
 
+# Copied from videotext.modeling.shared_blocks.text_batch
+def text_batch(text, owner: str) -> list[str]:
+    """`text` (a string or a list of strings) as a non-empty list of strings; a one-line error naming `owner`."""
+    texts = [text] if isinstance(text, str) else list(text)
+    if not texts:
+        raise ValueError(f"{owner}: `text` is an empty list; pass at least one string")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ValueError(f"{owner}: `text` must be a string or a list of strings (item {bad} is "
+                         f"{type(texts[bad]).__name__})")  # fmt: skip
+    return texts
+
+
 class DualAlignProcessor(ProcessorMixin):
     r"""
     Wraps a [`DualAlignVideoProcessor`] and a BERT-family tokenizer (DistilBERT's; [CLS] ... [SEP] wrapping).
@@ -133,7 +146,7 @@ class DualAlignProcessor(ProcessorMixin):
             if nouns is not None or verbs is not None:
                 raise ValueError("`nouns` / `verbs` need the captions in `text`")
             return BatchFeature(data=data, tensor_type=return_tensors)
-        captions = [text] if isinstance(text, str) else list(text)
+        captions = text_batch(text, "DualAlignProcessor")
         single = isinstance(text, str)
         if single:
             nouns = [nouns] if nouns is not None and (not nouns or isinstance(nouns[0], str)) else nouns
