@@ -283,6 +283,44 @@ def test_resume_continues_from_the_saved_step(synthetic_dir, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["resumed_from_step"] == 5
 
 
+def _train_command(out: Path, synthetic_dir: str, *extra: str) -> list[str]:
+    sets = [*TINY, f"data.path={synthetic_dir}", "train.stages.0.max_steps=2", "train.stages.1.max_steps=14",
+            "train.checkpoint_every=3", "train.keep_checkpoints=2", "eval.at_end=false"]  # fmt: skip
+    command = [sys.executable, "-m", "videotext", "train", "mffcl-synthetic-tiny", "--output-dir", str(out)]
+    return command + [arg for item in sets for arg in ("--set", item)] + list(extra)
+
+
+def test_kill_9_then_resume_continues_the_uninterrupted_loss_curve(synthetic_dir, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    reference = tmp_path / "reference"
+    subprocess.run(_train_command(reference, synthetic_dir), check=True, env=env, capture_output=True)
+    expected = {r["step"]: r["loss"] for r in _events(reference, "train")}
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(_train_command(out, synthetic_dir), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "step_9").is_dir() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-run: possibly mid-checkpoint
+    proc.wait()
+    assert not (out / "model.safetensors").exists(), "the run finished before it could be killed"
+    checkpoints = sorted(p for p in (out / "checkpoints").iterdir() if p.name.startswith("step_"))
+    assert checkpoints and all((p / "train_state.json").is_file() for p in checkpoints)  # only complete ones
+    assert not list((out / "checkpoints").rglob("custom_checkpoint_*.pkl"))  # our state is JSON, never a pickle
+    subprocess.run(_train_command(out, synthetic_dir, "--resume"), check=True, env=env, capture_output=True)
+
+    lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    resumed_at = max(i for i, r in enumerate(lines) if r.get("event") == "resume")
+    after = {r["step"]: r["loss"] for r in lines[resumed_at:] if r.get("event") == "train"}
+    assert lines[resumed_at]["step"] >= 9 and sorted(after) == list(range(lines[resumed_at]["step"] + 1, 17))
+    assert after == {step: expected[step] for step in after}  # the same losses, step for step
+
+
 @pytest.mark.skipif(os.environ.get("VIDEOTEXT_SKIP_MULTIPROCESS") == "1", reason="multi-process launch disabled")
 def test_accelerate_launch_two_processes(synthetic_dir, tmp_path):
     out = tmp_path / "ddp"

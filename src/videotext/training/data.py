@@ -277,23 +277,34 @@ def build_train_dataloader(dataset: VideoTextDataset, batch_size: int, collator,
     """The training DataLoader: a seeded shuffle, or with `source_weights` ({data_source: weight}) a weighted draw
     in which each source's share of the samples is proportional to its weight (e.g. SVAD-VLM's primary /
     auxiliary mix)."""
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    sampler = None
     if source_weights:
         if "data_source" not in dataset.split.column_names:
             raise ValueError("data.source_weights needs a `data_source` column in the training split")
         sampler = SourceWeightedSampler(dataset.split["data_source"], source_weights, seed)
+    else:
+        sampler = EpochShuffleSampler(len(dataset), seed)
     return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        collate_fn=collator,
-        num_workers=num_workers,
-        generator=generator if sampler is None else None,
-        drop_last=False,
+        dataset, batch_size=batch_size, sampler=sampler, collate_fn=collator, num_workers=num_workers, drop_last=False
     )
+
+
+class EpochShuffleSampler(torch.utils.data.Sampler):
+    """A shuffle that depends on (seed, epoch) only: a run resumed mid-epoch (a fresh DataLoader) draws the same
+    order as the uninterrupted run, whose stateful generator would otherwise have advanced once per epoch."""
+
+    def __init__(self, num_items: int, seed: int = 0):
+        self.num_items, self.seed, self.epoch = int(num_items), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.num_items
+
+    def __iter__(self):
+        generator = torch.Generator()
+        generator.manual_seed(self.seed * 1_000_003 + self.epoch)
+        yield from torch.randperm(self.num_items, generator=generator).tolist()
 
 
 class SourceWeightedSampler(torch.utils.data.Sampler):

@@ -19,8 +19,11 @@ run (`schedules.build_scheduler`), `accelerator.prepare(model, optimizer, train_
 stage: set the objective (the method table's config overrides, e.g. MFFCL `train_stage`) and the trainable parameters
 (`freeze` / `train_only` regexes), and loop with `accelerator.accumulate`, `accelerator.backward`, gradient
 clipping, `save_state` every `checkpoint_every` optimizer steps and at stage ends, evaluation every `eval_every`
-steps and at the end. `--resume` loads the newest `OUT/checkpoints/step_N` (model, optimizer, scheduler, RNG and
-the step counter) and skips the batches of the partial epoch with `skip_first_batches`.
+steps and at the end. `--resume` loads the newest `OUT/checkpoints/step_N` (model, optimizer, scheduler, RNG, and the
+step counter as `train_state.json`: no pickle of ours) and skips the batches of the partial epoch with
+`skip_first_batches`. A checkpoint is written as `.step_N.partial` and renamed when complete, the shuffle depends on
+(seed, epoch) only and fetching batches never draws from torch's RNG, so a run killed at any point and resumed
+continues with the uninterrupted run's losses (deterministic CPU; `tests/test_training.py`).
 
 Outputs in OUT: `checkpoints/step_N/` (last K), `log.jsonl` (one line per logged step / eval / event),
 `metrics.json` (evaluations, final metrics, wall time, steps, recipe), the final model + processor with
@@ -59,8 +62,12 @@ CHECKPOINT_DIR = "checkpoints"
 PROCESSOR_SNAPSHOT = "processor"  # under checkpoints/: the tokenizers of the run, reused on --resume
 
 
+TRAIN_STATE_FILE = "train_state.json"
+
+
 class TrainState:
-    """Step counter saved with every checkpoint (`accelerator.register_for_checkpointing`)."""
+    """Step counter saved with every checkpoint as JSON (`train_state.json`): accelerate's custom-object checkpoints
+    are pickles that `load_state` unpickles with `weights_only=False`, so a checkpoint could run code on --resume."""
 
     def __init__(self):
         self.global_step = 0
@@ -73,8 +80,31 @@ class TrainState:
         self.global_step = int(state["global_step"])
         self.stage_index = int(state["stage_index"])
 
+    def save(self, checkpoint_dir: Path) -> None:
+        (checkpoint_dir / TRAIN_STATE_FILE).write_text(json.dumps(self.state_dict()))
+
+    def load(self, checkpoint_dir: Path) -> None:
+        file = checkpoint_dir / TRAIN_STATE_FILE
+        try:
+            self.load_state_dict(json.loads(file.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"--resume: {file} is missing or unreadable ({err}); the checkpoint is incomplete") from err
+
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _rng_neutral(loader):
+    """The loader's batches, fetched without touching torch's CPU random state: a DataLoader iterator draws its base
+    seed from it when created, which a resumed run (a new iterator mid-epoch) would do at another point than the
+    uninterrupted one, shifting every later dropout mask."""
+    iterator = iter(loader)
+    while True:
+        with torch.random.fork_rng(devices=[]):
+            batch = next(iterator, None)
+        if batch is None:
+            return
+        yield batch
+
+
 def _checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
     root = output_dir / CHECKPOINT_DIR
     found = []
@@ -305,7 +335,6 @@ def train(
     scheduler = build_scheduler(optimizer, plan)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     state = TrainState()
-    accelerator.register_for_checkpointing(state)
     if accelerator.is_main_process and tr["report_to"]:
         accelerator.init_trackers(recipe["_name"], config={"recipe": recipe["_name"], "method": method})
 
@@ -314,6 +343,7 @@ def train(
     previous: dict = {}
     if resume:
         step_n, path = existing[-1]
+        state.load(path)
         accelerator.load_state(str(path))
         resumed_from = state.global_step
         if main and (out / "metrics.json").is_file():
@@ -379,8 +409,19 @@ def train(
             return
         saved.add(state.global_step)
         path = out / CHECKPOINT_DIR / f"step_{state.global_step}"
-        accelerator.save_state(str(path))
+        # written under a temporary name and renamed when complete: a run killed mid-save leaves no checkpoint
+        # that --resume would take for the newest one
+        partial = path.with_name(f".{path.name}.partial")
+        if main and partial.exists():
+            shutil.rmtree(partial)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(partial))
+        accelerator.wait_for_everyone()
         if main:
+            state.save(partial)
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(partial, path)
             _rotate_checkpoints(out, tr["keep_checkpoints"])
             log.write(event="checkpoint", step=state.global_step, path=str(path))
         accelerator.wait_for_everyone()
@@ -428,7 +469,7 @@ def train(
             loader = accelerator.skip_first_batches(train_dl, skip) if skip else train_dl
             running, micro = 0.0, 0
             t_step = time.perf_counter()
-            for batch in loader:
+            for batch in _rng_neutral(loader):
                 with accelerator.accumulate(model):
                     outputs = model(**batch)
                     loss = outputs.loss

@@ -1,15 +1,19 @@
 """Small tokenizers trained on a dataset's captions, for recipes that cannot download a Hub tokenizer.
 
-Both returned tokenizers share one WordPiece vocabulary: the decoder tokenizer adds no special tokens
+The vocabulary is built here, deterministically: the special tokens, every character (alone and as a "##"
+continuation, so any word can be spelled) and then whole words by frequency, ties in alphabetical order, up to
+`vocab_size`. (The `tokenizers` WordPiece trainer breaks ties in a process-dependent hash order, so two runs of one
+recipe got different vocabularies and different losses.) Both returned tokenizers share this WordPiece vocabulary: the decoder tokenizer adds no special tokens
 (GPT-2 style; the processor appends EOS to training targets), the encoder tokenizer wraps text in
 [CLS] ... [SEP] (BERT style), so one trained vocabulary serves an LLM decoder and a BERT-family encoder.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[BOS]", "[EOS]"]
@@ -32,16 +36,26 @@ def _wrap(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
 def train_caption_tokenizers(
     texts: Iterable[str], vocab_size: int = 2000
 ) -> tuple[PreTrainedTokenizerFast, PreTrainedTokenizerFast]:
-    """Train a lower-cased WordPiece vocabulary on `texts`; return (decoder tokenizer, encoder tokenizer)."""
+    """Build a lower-cased WordPiece vocabulary of `vocab_size` tokens (more when the characters alone exceed it)
+    from `texts`; return (decoder tokenizer, encoder tokenizer). The same texts always give the same vocabulary."""
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         raise ValueError("train_caption_tokenizers: no non-empty caption to train a vocabulary on")
-    base = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    base.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Lowercase(), normalizers.StripAccents()])
-    base.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Lowercase(), normalizers.StripAccents()])
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    counts = Counter(
+        word for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+    )
+    chars = sorted({c for word in counts for c in word})
+    vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *chars, *(f"##{c}" for c in chars)])}
+    for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        if len(vocab) >= vocab_size:
+            break
+        vocab.setdefault(word, len(vocab))
+    base = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", continuing_subword_prefix="##"))
+    base.normalizer = normalizer
+    base.pre_tokenizer = pre_tokenizer
     base.decoder = decoders.WordPiece(prefix="##")
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=1)
-    base.train_from_iterator(texts, trainer=trainer)
 
     decoder_tok = _wrap(Tokenizer.from_str(base.to_str()))
     encoder_base = Tokenizer.from_str(base.to_str())
