@@ -484,3 +484,31 @@ def test_paper_recipe_builds_from_local_backbones(tmp_path):
     torch.testing.assert_close(
         model.language_model.transformer.h[0].attn.c_attn.weight, tiny["text"].transformer.h[0].attn.c_attn.weight
     )
+
+
+def test_an_unreadable_training_video_is_skipped_counted_and_reported(synthetic_dir, tmp_path, capsys):
+    import shutil
+
+    from videotext.cli import main
+    from videotext.datasets_scripts import load_prepared
+    from videotext.training import train
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_dir, data)
+    bad = load_prepared(str(data))["train"][0]["video_path"]
+    Path(bad).write_text("not a video any more")
+    overrides = [*TINY, f"data.path={data}", "train.stages.0.max_steps=1", "train.stages.1.max_steps=2",
+                 "eval.at_end=false", "data.max_train_clips=8"]  # fmt: skip
+    metrics = train("mffcl-synthetic-tiny", tmp_path / "run", overrides)
+    assert metrics["global_step"] == 3
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(saved["skipped_videos"]) == 1 and bad in saved["skipped_videos"][0]
+    assert [e["error"] for e in _events(tmp_path / "run", "skipped_video")] == saved["skipped_videos"]
+    capsys.readouterr()
+    args = ["train", "mffcl-synthetic-tiny", "--output-dir", str(tmp_path / "strict")]
+    for item in [*overrides, "data.on_bad_video=error", "data.cache_frames=false"]:
+        args += ["--set", item]
+    assert main(args) == 1
+    printed = capsys.readouterr().err
+    err = [line for line in printed.replace("\r", "\n").splitlines() if line.startswith("videotext train: error:")]
+    assert len(err) == 1 and bad in err[0], printed

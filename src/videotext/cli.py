@@ -181,6 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
+def _close_progress_bars() -> None:
+    """End open tqdm bars (each with its newline) so that an error message starts a line of its own."""
+    if "tqdm" in sys.modules:
+        from tqdm import tqdm
+
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -192,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("VIDEOTEXT_TRACEBACK"):
             raise
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        _close_progress_bars()
         print(f"videotext {args.command}: error: {message}", file=sys.stderr)
         return 1
     return int(result or 0)

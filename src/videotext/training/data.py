@@ -121,6 +121,7 @@ class FrameCache:
         self.frames_per_clip = int(frames_per_clip)
         self.size = size
         self._store: dict[tuple, np.ndarray] = {}
+        self.failures: dict[tuple, str] = {}  # clips that could not be decoded -> the error (not retried)
 
     def __len__(self) -> int:
         return len(self._store)
@@ -129,27 +130,40 @@ class FrameCache:
         return int(sum(a.nbytes for a in self._store.values()))
 
     def get(self, row: dict) -> np.ndarray:
+        from videotext.processing import VideoDecodeError, load_video
+
         key = _clip_key(row)
+        if key in self.failures:
+            raise VideoDecodeError(self.failures[key])
         frames = self._store.get(key)
         if frames is None:
-            from videotext.processing import load_video
-
-            frames = load_video(
-                row["video_path"],
-                num_frames=self.frames_per_clip,
-                sampling="uniform",
-                start=row.get("start"),
-                end=row.get("end"),
-                size=self.size,
-            ).frames
+            try:
+                frames = load_video(
+                    row["video_path"],
+                    num_frames=self.frames_per_clip,
+                    sampling="uniform",
+                    start=row.get("start"),
+                    end=row.get("end"),
+                    size=self.size,
+                ).frames
+            except VideoDecodeError as err:
+                self.failures[key] = str(err)
+                raise
             self._store[key] = frames
         return frames
 
     def fill(self, rows, desc: str = "decoding frames", progress: bool = True) -> None:
+        """Decode every clip now; clips that cannot be decoded are remembered in `failures` (the dataset's
+        `on_bad_video` policy decides what a training step does with them)."""
         from tqdm.auto import tqdm
 
+        from videotext.processing import VideoDecodeError
+
         for row in tqdm(rows, desc=desc, disable=not progress, leave=False):
-            self.get(row)
+            try:
+                self.get(row)
+            except VideoDecodeError:
+                pass
 
 
 def sample_frames(
@@ -211,9 +225,13 @@ class VideoTextDataset(torch.utils.data.Dataset):
         size: int | None = None,
         limit: int | None = None,
         load_inputs: InputLoader | None = None,
+        on_bad_video: str = "skip",
     ):
         from .methods import load_frames_input
 
+        if on_bad_video not in ("skip", "error"):
+            raise ValueError(f"data.on_bad_video must be 'skip' or 'error', got {on_bad_video!r}")
+        self.on_bad_video = on_bad_video
         if limit is not None and limit < len(split):
             split = split.select(range(int(limit)))
         if len(split) == 0:
@@ -241,13 +259,33 @@ class VideoTextDataset(torch.utils.data.Dataset):
         return (self.split[i] for i in range(len(self.split)))
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return self._item(self.split[int(index)], int(index))
+        return self._readable_item(self.split[int(index)], int(index))
 
     def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
         # the DataLoader's batched fetch: one Arrow read per batch instead of one per clip
         indices = [int(i) for i in indices]
         columns = self.split[indices]
-        return [self._item({k: v[j] for k, v in columns.items()}, i) for j, i in enumerate(indices)]
+        return [self._readable_item({k: v[j] for k, v in columns.items()}, i) for j, i in enumerate(indices)]
+
+    def _readable_item(self, row: dict, index: int) -> dict[str, Any]:
+        """The item, or with `on_bad_video="skip"` the next readable clip in its place, listing the skipped videos
+        in `skipped_videos` (the collator passes them on and the training loop counts and reports them)."""
+        from videotext.processing import VideoDecodeError
+
+        skipped: list[str] = []
+        for attempt in range(min(len(self), 16)):
+            number = (index + attempt) % len(self)
+            try:
+                item = self._item(row if attempt == 0 else self.split[number], number)
+            except VideoDecodeError as err:
+                if self.on_bad_video == "error":
+                    raise
+                skipped.append(str(err).splitlines()[0])
+                continue
+            if skipped:
+                item["skipped_videos"] = skipped
+            return item
+        raise VideoDecodeError(f"none of {len(skipped)} clips from index {index} on could be read; first: {skipped[0]}")
 
     def _item(self, row: dict, index: int) -> dict[str, Any]:
         from .methods import PER_CAPTION_COLUMNS
@@ -360,6 +398,9 @@ class VideoTextCollator:
         )
         batch = {k: v for k, v in dict(out).items() if isinstance(v, torch.Tensor)}
         batch.update(self.method.model_kwargs)
+        skipped = [message for it in items for message in it.get("skipped_videos", ())]
+        if skipped:  # popped by the training loop before the forward pass
+            batch["skipped_videos"] = skipped
         return batch
 
 

@@ -309,6 +309,7 @@ def train(
         cache=cache,
         size=data_cfg["size"],
         load_inputs=tmethod.input_loader,
+        on_bad_video=data_cfg["on_bad_video"],
     )
     if cache is not None:
         cache.fill(train_ds.rows(), desc="caching train frames", progress=main)
@@ -430,6 +431,7 @@ def train(
     model.train()
     bar = tqdm(total=total_steps, initial=state.global_step, disable=not accelerator.is_local_main_process)
     step_times: list[float] = []
+    skipped_videos: set[str] = set()
     last_loss = float("nan")
     first_stage = next((p.index for p in plan if state.global_step < p.end_step), len(plan))
     inner_opt = getattr(optimizer, "optimizer", optimizer)
@@ -470,6 +472,11 @@ def train(
             running, micro = 0.0, 0
             t_step = time.perf_counter()
             for batch in _rng_neutral(loader):
+                for message in batch.pop("skipped_videos", ()):
+                    if message not in skipped_videos:
+                        skipped_videos.add(message)
+                        log.write(event="skipped_video", step=state.global_step, error=message)
+                        accelerator.print(f"skipped an unreadable video (data.on_bad_video=skip): {message}")
                 with accelerator.accumulate(model):
                     outputs = model(**batch)
                     loss = outputs.loss
@@ -534,6 +541,9 @@ def train(
         wall = time.time() - t_start
         metrics = _metrics_record(recipe, state, plan, accelerator.num_processes, batch_size, len(train_ds),
                                   last_loss, step_times, wall, previous, resumed_from, evals, final)  # fmt: skip
+        metrics["skipped_videos"] = sorted(skipped_videos | set(previous.get("skipped_videos", []) if previous else []))
+        if metrics["skipped_videos"]:
+            print(f"skipped {len(metrics['skipped_videos'])} unreadable videos (listed in {out / 'metrics.json'})")
         (out / "metrics.json").write_text(json.dumps(_scalars(metrics), indent=2))
         log.write(event="done", step=state.global_step, wall_time_seconds=round(wall, 3))
     else:

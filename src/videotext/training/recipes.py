@@ -81,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
         "cache_frames_per_clip": None,
         "num_workers": 0,
         "source_weights": None,
+        "on_bad_video": "skip",
     },
     "train": {
         "batch_size": 8,
@@ -378,6 +379,8 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
         v = d[key]
         _check(v is None or (_is_int(v) and v > 0), name, f"data.{key}", f"must be null or an int > 0, got {v!r}")
 
+    _check(d["on_bad_video"] in ("skip", "error"), name, "data.on_bad_video",
+           f"must be 'skip' (train on the next readable clip, count and report) or 'error', got {d['on_bad_video']!r}")
     sw = d["source_weights"]
     _check(
         sw is None or (isinstance(sw, dict) and sw and all(_is_num(w) and 0 <= w < float("inf") for w in sw.values())),
