@@ -51,9 +51,11 @@ def collect_videos(source: str, split: str = "test") -> tuple[list[dict], list[s
     if not path.exists():
         raise IndexStateError(f"--videos {source} does not exist")
     if path.is_dir() and not (path / "dataset_dict.json").exists() and not (path / "synthetic_annotations.json").exists():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
+        entries = sorted(path.rglob("*"))
+        files = [p for p in entries if p.is_file()]
         videos = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
-        ignored = [str(p) for p in files if p.suffix.lower() not in VIDEO_EXTENSIONS]
+        # not videos: other files, and folders named like a video
+        ignored = [str(p) for p in entries if (p.suffix.lower() in VIDEO_EXTENSIONS) != p.is_file()]
         if not videos:
             raise IndexStateError(f"no video files ({', '.join(VIDEO_EXTENSIONS)}) under {source}")
         stems = [p.relative_to(path).with_suffix("").as_posix() for p in videos]

@@ -340,7 +340,8 @@ def attach_videos(
     file: str | os.PathLike,
     desc: str = "checking video files",
 ) -> dict[str, list[dict[str, Any]]]:
-    """Fill `video_path` with `locate(row) -> path | None`; rows without a file are skipped and counted."""
+    """Fill `video_path` with `locate(row) -> path | None`; rows without a file, or with an empty one, are skipped
+    and counted (files are not decoded here: training skips undecodable ones per `data.on_bad_video`)."""
     total = sum(len(rows) for rows in splits.values())
     out: dict[str, list[dict[str, Any]]] = {}
     pairs = ((split, row) for split, rows in splits.items() for row in rows)
@@ -350,6 +351,9 @@ def attach_videos(
         path = locate(row)
         if path is None:
             report.skip("no video file", split, row["video_id"], file=file)
+            continue
+        if os.path.getsize(path) == 0:
+            report.skip("empty video file (0 bytes)", split, row["video_id"], file=file)
             continue
         row["video_path"] = os.path.abspath(path)
         out[split].append(row)

@@ -311,8 +311,17 @@ def train(
         load_inputs=tmethod.input_loader,
         on_bad_video=data_cfg["on_bad_video"],
     )
+    skipped_videos: set[str] = set()
     if cache is not None:
         cache.fill(train_ds.rows(), desc="caching train frames", progress=main)
+        if cache.failures and data_cfg["on_bad_video"] == "error":
+            from videotext.processing import VideoDecodeError
+
+            raise VideoDecodeError(next(iter(cache.failures.values())))
+        for message in cache.failures.values():
+            skipped_videos.add(message)
+            log.write(event="skipped_video", step=0, error=message)
+            accelerator.print(f"skipped an unreadable video (data.on_bad_video=skip): {message}")
     batch_size = per_process_batch_size(tr["batch_size"], accelerator.num_processes)
     train_dl = build_train_dataloader(
         train_ds,
@@ -431,7 +440,6 @@ def train(
     model.train()
     bar = tqdm(total=total_steps, initial=state.global_step, disable=not accelerator.is_local_main_process)
     step_times: list[float] = []
-    skipped_videos: set[str] = set()
     last_loss = float("nan")
     first_stage = next((p.index for p in plan if state.global_step < p.end_step), len(plan))
     inner_opt = getattr(optimizer, "optimizer", optimizer)

@@ -41,20 +41,44 @@ def segment_centre_indices(num_total: int, num_frames: int) -> np.ndarray:
 
 # Copied from videotext.modeling.shared_blocks.decode_video_frames
 def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, VideoMetadata]:
-    """Decode the frames `sample_indices_fn(metadata=...)` picks (all without it) -> (uint8 (T, H, W, 3), metadata)."""
+    """Decode the frames `sample_indices_fn(metadata=...)` picks (all without it) -> (uint8 (T, H, W, 3), metadata).
+
+    An image file (jpg, png, ...) is a one-frame video. Errors are one-line `ValueError`s naming the file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"video file not found: {path}")
+    if not os.path.isfile(path):
+        raise ValueError(f"not a video file (a folder?): {path}")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"video file is empty (0 bytes): {path}")
+    if os.path.splitext(path)[1].lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"):
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                frames = np.asarray(image.convert("RGB"))[None]  # (1, H, W, 3)
+        except Exception as err:
+            raise ValueError(f"cannot decode image {path}: {str(err).splitlines()[0]}") from err
+        metadata = VideoMetadata(total_num_frames=1, fps=None, duration=None, video_backend="pil")
+        indices = np.asarray(sample_indices_fn(metadata=metadata)) if sample_indices_fn is not None else np.arange(1)
+        frames = frames[np.zeros(len(indices), dtype=np.int64)]
+        metadata.frames_indices, metadata.height, metadata.width = indices, frames.shape[1], frames.shape[2]
+        return frames, metadata
     try:
         import decord
     except ImportError as err:  # decord is a package dependency, not a Hub-code one
         raise ImportError(f"decoding {path} needs decord (`pip install decord`), or pass decoded frames") from err
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"video file not found: {path}")
+
+    def reason(err: Exception) -> str:  # decord's message without its "[time] file.cc:line: [path]" prefix
+        text = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return text.rsplit("] ", 1)[-1][:200]
+
     try:
         reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
         total = len(reader)
         fps = float(reader.get_avg_fps() or 0.0)
     except Exception as err:  # decord raises its own DECORDError for bad containers and streams
-        raise ValueError(f"cannot decode video {path}: {err}") from err
+        raise ValueError(f"cannot decode video {path} (no video stream, truncated, or not a video): {reason(err)}") from err
     if total < 1:
         raise ValueError(f"video {path} has no frames")
     metadata = VideoMetadata(
@@ -76,7 +100,7 @@ def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, Video
                 frames.append(frame.reshape(height, -1)[:, : width * 3].reshape(height, width, 3))
             frames = np.stack(frames)
     except Exception as err:
-        raise ValueError(f"cannot decode frames {indices.tolist()} of video {path}: {err}") from err
+        raise ValueError(f"cannot decode frames {indices.tolist()} of video {path}: {reason(err)}") from err
     metadata.frames_indices = indices
     metadata.height, metadata.width = frames.shape[1], frames.shape[2]
     return frames, metadata
