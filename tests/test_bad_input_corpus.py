@@ -24,14 +24,18 @@ NOT_VIDEOS = ["folder.mp4", "notes.txt"]  # a folder named like a video; a text 
 # input kind x command -> outcome (`videotext index` indexes video files only; images and others are counted as
 # ignored; `prepare` skips missing and empty files, `train` skips undecodable clips with data.on_bad_video=skip)
 EXPECTED = {
-    "decodable video": {"processor": "ok", "caption": "ok", "index": "ok", "prepare": "ok", "train": "ok"},
-    "image": {"processor": "ok", "caption": "ok", "index": "skip (ignored)", "prepare": "ok", "train": "ok"},
-    "zero-byte": {"processor": "error", "caption": "error", "index": "skip", "prepare": "skip", "train": "skip"},
-    "undecodable": {"processor": "error", "caption": "error", "index": "skip", "prepare": "ok", "train": "skip"},
+    "decodable video": {"processor": "ok", "caption": "ok", "index": "ok", "prepare": "ok", "train": "ok",
+                        "eval": "ok"},  # fmt: skip
+    "image": {"processor": "ok", "caption": "ok", "index": "skip (ignored)", "prepare": "ok", "train": "ok",
+              "eval": "ok"},  # fmt: skip
+    "zero-byte": {"processor": "error", "caption": "error", "index": "skip", "prepare": "skip", "train": "-",
+                  "eval": "-"},  # fmt: skip
+    "undecodable": {"processor": "error", "caption": "error", "index": "skip", "prepare": "ok", "train": "skip",
+                    "eval": "error"},  # fmt: skip
     "folder named .mp4": {"processor": "error", "caption": "error", "index": "skip (ignored)", "prepare": "skip",
-                          "train": "-"},  # fmt: skip
+                          "train": "-", "eval": "-"},  # fmt: skip
     "vanishes mid-run": {"processor": "error", "caption": "error", "index": "skip", "prepare": "skip",
-                         "train": "skip"},  # fmt: skip
+                         "train": "skip", "eval": "error"},  # fmt: skip
 }
 
 
@@ -172,7 +176,8 @@ def _folder_dataset(corpus, root):
     return names
 
 
-def test_prepare_counts_missing_and_empty_files_and_train_skips_undecodable_clips(corpus, tmp_path, capsys):
+def test_prepare_counts_missing_and_empty_files_train_skips_and_eval_names_undecodable_clips(models, corpus, tmp_path,
+                                                                                            capsys):  # fmt: skip
     from videotext.datasets_scripts import load_prepared
     from videotext.training import train
 
@@ -193,3 +198,8 @@ def test_prepare_counts_missing_and_empty_files_and_train_skips_undecodable_clip
     assert bad_in_train and sorted(
         next(n for n in bad_in_train if n in message) for message in metrics["skipped_videos"]
     ) == bad_in_train
+    # eval scores a benchmark split or nothing: the undecodable test clip is named
+    capsys.readouterr()
+    assert main(["eval", models["captioning"], "--dataset", str(tmp_path / "ds"), "--max-new-tokens", "3"]) == 1
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "text.mp4" in errors[0]

@@ -11,9 +11,9 @@ import torch
 from transformers import TimesformerConfig
 from transformers.models.timesformer.modeling_timesformer import TimesformerEmbeddings
 
-from videotext.modeling import shared_blocks
-from videotext.modeling.dual_align import DualAlignConfig, DualAlignVideoProcessor, modeling_dual_align
-from videotext.modeling.mffcl import MffclConfig, MffclVideoProcessor, modeling_mffcl
+from videotext.modeling import METHODS, shared_blocks
+from videotext.modeling.dual_align import DualAlignVideoProcessor, modeling_dual_align
+from videotext.modeling.mffcl import MffclVideoProcessor, modeling_mffcl
 
 RESIZERS = [shared_blocks.resize_time_embeddings, modeling_mffcl.resize_time_embeddings,
             modeling_dual_align.resize_time_embeddings]  # fmt: skip
@@ -56,15 +56,14 @@ def _float_fields(config_cls) -> list[str]:
     return [p.name for p in params if "float" in str(p.annotation)]
 
 
-FLOAT_FIELDS = [(MffclConfig, name) for name in _float_fields(MffclConfig)] + [
-    (DualAlignConfig, name) for name in _float_fields(DualAlignConfig)
-]
+FLOAT_FIELDS = [(m.config_cls, name) for m in METHODS.values() for name in _float_fields(m.config_cls)]
 
 
 def test_float_fields_are_found():
     names = {(cls.__name__, name) for cls, name in FLOAT_FIELDS}
     assert ("MffclConfig", "contrastive_temperature") in names and ("DualAlignConfig", "temperature") in names
-    assert len(names) == 11  # MFFCL 5, dual alignment 6
+    assert len({n for n in names if n[0] == "MffclConfig"}) == 5 and len({n for n in names if n[0] == "DualAlignConfig"}) == 6
+    assert {m.config_cls.__name__ for m in METHODS.values()} <= {cls for cls, _ in names}  # every method has some
 
 
 @pytest.mark.parametrize("config_cls, field", FLOAT_FIELDS, ids=[f"{c.__name__}.{f}" for c, f in FLOAT_FIELDS])
