@@ -137,11 +137,11 @@ def test_bad_files_are_skipped_counted_and_listed(models, clips, tmp_path, capsy
     meta = json.loads((out / "index.json").read_text())
     assert meta["num_videos"] == 11 and meta["num_skipped"] == 2
     assert {s["video_path"].rsplit("/", 1)[-1] for s in meta["skipped"]} == {"empty.mp4", "text.mp4"}
-    assert {f.rsplit("/", 1)[-1] for f in meta["ignored_files"]} == {"photo.png", "song.m4a"}
+    assert {f.rsplit("/", 1)[-1] for f in meta["ignored_files"]} == {"photo.png", "song.m4a", "dir.mp4"}
     ids = [r["video_id"] for r in json.loads((out / "videos.json").read_text())]
     assert len(set(ids)) == len(ids) and {"clip00.mp4", "clip00.webm"} <= set(ids)
     out_text, err = capsys.readouterr()
-    assert "indexed 11 of 13 videos" in out_text and "skipped 2 unreadable videos; ignored 2 files" in out_text
+    assert "indexed 11 of 13 videos" in out_text and "skipped 2 unreadable videos; ignored 3 files" in out_text
     assert "empty.mp4" in err and "text.mp4" in err
 
 
@@ -190,3 +190,57 @@ def test_model_commands_name_the_problem_in_one_line(models, clips, tmp_path, ca
     (tmp_path / "empty_folder").mkdir()
     assert main(["index", str(tmp_path / "empty_folder"), "--videos", str(clips), "--out", str(tmp_path / "i")]) == 1
     assert "not a model folder (no config.json)" in _error(capsys.readouterr().err)
+
+
+def test_approximate_index_is_written_past_the_threshold_and_exact_stays_available(models, clips, tmp_path,
+                                                                                  monkeypatch, capsys):  # fmt: skip
+    pytest.importorskip("faiss", reason="faiss-cpu is a dev dependency")  # installed by scripts/env.sh
+    from videotext.inference import embed_texts, load_model_and_processor
+
+    monkeypatch.setattr(video_index, "ANN_THRESHOLD", 5)
+    out = tmp_path / "index"
+    assert _index(models[0], clips, out) == 0
+    meta = json.loads((out / "index.json").read_text())
+    assert meta["ann"]["kind"] == "faiss IndexIVFFlat" and (out / video_index.ANN_FILE).is_file()
+    index = video_index.VideoIndex(out)
+    model, processor = load_model_and_processor(models[0], device="cpu")
+    query = embed_texts(model, processor, ["a red box moves"])
+    exact = index.search_embeddings(query, 10, exact=True)[0]
+    expected = np.argsort(-(np.load(out / "embeddings.npy") @ query[0]), kind="stable")
+    assert [row["video_id"] for row, _ in exact] == [index.rows[i]["video_id"] for i in expected]
+    approximate = index.search_embeddings(query, 3)[0]  # from the clusters it probes: real rows, best first
+    assert approximate and all(row in index.rows for row, _ in approximate)
+    assert [s for _, s in approximate] == sorted((s for _, s in approximate), reverse=True)
+    index._ann().nprobe = meta["ann"]["nlist"]  # probing every cluster is exact search
+    assert [r["video_id"] for r, _ in index.search_embeddings(query, 10)[0]] == [r["video_id"] for r, _ in exact]
+    capsys.readouterr()
+    assert main(["search", str(out), "a red box moves", "-k", "10", "--exact"]) == 0
+    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()] == [r["video_path"] for r, _ in exact]
+
+
+def test_http_endpoint_answers_queries_from_one_loaded_model(models, clips, tmp_path):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from videotext.inference import embed_texts, load_model_and_processor, search_index
+
+    out = tmp_path / "index"
+    assert _index(models[0], clips, out) == 0
+    model, processor = load_model_and_processor(models[0], device="cpu")
+    server = video_index.serve(video_index.VideoIndex(out), lambda texts: embed_texts(model, processor, texts), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with urllib.request.urlopen(f"{base}/search?q=a%20red%20box%20moves&k=4") as response:
+            body = json.loads(response.read())
+        expected = search_index(str(out), "a red box moves", k=4, model=model, processor=processor)
+        assert [r["video_id"] for r in body["results"]] == [row["video_id"] for row, _ in expected]
+        assert [r["rank"] for r in body["results"]] == [1, 2, 3, 4]
+        for bad in ("/search?q=%20", "/search?q=box&k=0", "/other"):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(base + bad)
+            assert info.value.code in (400, 404) and "error" in json.loads(info.value.read())
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="*", help="text query")
     p.add_argument("--queries", default=None, metavar="FILE", help="search every line of FILE (one model load)")
     p.add_argument("-k", type=int, default=10, help="number of results (at least 1)")
+    p.add_argument("--exact", action="store_true", help="exact search even when the index has an approximate one")
+    p.add_argument(
+        "--serve", type=int, default=None, metavar="PORT", help="serve GET /search?q=TEXT&k=N on 127.0.0.1:PORT"
+    )
     p.set_defaults(func=_lazy("videotext.inference:cli_search"))
 
     def card_options(p: argparse.ArgumentParser) -> None:
@@ -193,7 +197,7 @@ def _close_progress_bars() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "search" and not args.query and not args.queries:
+    if args.command == "search" and not args.query and not args.queries and args.serve is None:
         parser.error("search: give a query or --queries FILE")
     try:
         result = args.func(args)

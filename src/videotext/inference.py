@@ -433,7 +433,7 @@ def search_index(index_dir: str, query: str, k: int = 10, model=None, processor=
     return search_many(index_dir, [query], k, model=model, processor=processor)[0]
 
 
-def search_many(index_dir, queries: Sequence[str], k: int = 10, model=None, processor=None):
+def search_many(index_dir, queries: Sequence[str], k: int = 10, model=None, processor=None, exact: bool = False):
     """Top-k (video row, cosine score) for each query; the index is opened once, the queries embedded together."""
     from .video_index import VideoIndex
 
@@ -443,22 +443,32 @@ def search_many(index_dir, queries: Sequence[str], k: int = 10, model=None, proc
         raise ValueError(f"empty search query (query {empty[0] + 1} of {len(queries)})")
     if model is None:
         model, processor = load_model_and_processor(index.meta["model"])
-    return index.search_embeddings(embed_texts(model, processor, list(queries)), k)
+    return index.search_embeddings(embed_texts(model, processor, list(queries)), k, exact=exact)
 
 
 def cli_search(args) -> int:
-    from .video_index import VideoIndex
+    from .video_index import VideoIndex, serve
 
     if args.k < 1:
         raise SystemExit(f"videotext search: -k must be at least 1, got {args.k}")
+    index = VideoIndex(args.index)
+    if args.serve is not None:
+        model, processor = load_model_and_processor(index.meta["model"])
+        server = serve(index, lambda texts: embed_texts(model, processor, texts), port=args.serve, default_k=args.k)
+        print(f"serving {args.index} ({len(index)} videos) on http://127.0.0.1:{server.server_address[1]}"
+              "/search?q=TEXT&k=10 (Ctrl-C stops)")  # fmt: skip
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            server.server_close()
+        return 0
     if args.queries:
         queries = [line.strip() for line in Path(args.queries).read_text(encoding="utf-8").splitlines() if line.strip()]
         if not queries:
             raise SystemExit(f"videotext search: {args.queries} holds no query")
     else:
         queries = [" ".join(args.query)]
-    index = VideoIndex(args.index)
-    results = search_many(index, queries, args.k)
+    results = search_many(index, queries, args.k, exact=args.exact)
     for query, hits in zip(queries, results):
         if len(queries) > 1:
             print(f"# {query}")

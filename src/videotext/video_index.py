@@ -6,6 +6,8 @@ Folder layout (every file written atomically: a temporary name, then `os.replace
                        and lists the clips of that shard that could not be decoded
     embeddings.npy     (num_indexed, dim) float32, L2-normalised; videos.json: the indexed rows, in the same order
     index.json         model, dimensions, counts, the skipped clips and the files that were not videos
+    ann.faiss          (collections of ANN_THRESHOLD videos or more, with faiss installed) an inverted-file index
+                       answering a query from a few clusters instead of every video; `exact=True` bypasses it
 
 A rerun resumes only when model, weights, collection and settings are the same; otherwise it refuses, naming what
 differs (`--overwrite` starts clean). Clips that cannot be decoded are skipped, counted and listed in index.json.
@@ -26,6 +28,8 @@ from tqdm.auto import tqdm
 SHARD_SIZE = 256  # rows per shard: fixed, so a resume with another --batch-size reads the same shards
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".m4v")
 FORMAT_VERSION = 2
+ANN_THRESHOLD = 100_000  # from this many videos on, `videotext index` also writes the approximate index
+ANN_FILE = "ann.faiss"
 
 
 class IndexStateError(ValueError):
@@ -196,6 +200,7 @@ def _merge(out: Path, rows: list[dict], num_shards: int, state: dict, model, ign
         raise IndexStateError(f"{out}: shards cover {len(kept) + len(skipped)} of {len(rows)} videos; re-run with --overwrite")
     atomic_save_npy(out / "embeddings.npy", matrix)
     atomic_write_text(out / "videos.json", json.dumps([rows[i] for i in kept]))
+    ann = build_ann(matrix, out / ANN_FILE) if len(matrix) >= ANN_THRESHOLD else None
     meta = {
         "format": FORMAT_VERSION,
         "model": state["model"],
@@ -208,9 +213,32 @@ def _merge(out: Path, rows: list[dict], num_shards: int, state: dict, model, ign
         "num_ignored_files": len(ignored_files),
         "ignored_files": list(ignored_files),
         "normalized": True,
+        "ann": ann,
     }
     atomic_write_text(out / "index.json", json.dumps(meta, indent=2))
     return meta
+
+
+def build_ann(embeddings: np.ndarray, path: Path, *, nlist: int | None = None, nprobe: int | None = None) -> dict | None:
+    """An inverted-file index (faiss `IndexIVFFlat`, inner product) over `embeddings`, written to `path`; None when
+    faiss is not installed (`pip install videotext[faiss]`). `nlist` clusters (default 4 sqrt(n)); a query scans the
+    `nprobe` nearest clusters (default nlist / 32), about 3% of the collection. Recall against exact search is
+    measured by `bench/run.py search`."""
+    try:
+        import faiss
+    except ImportError:
+        return None
+    n, dim = embeddings.shape
+    nlist = min(n, nlist or max(1, int(4 * n**0.5)))
+    nprobe = nprobe or max(1, nlist // 32)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(0).choice(n, size=min(n, 64 * nlist), replace=False)
+    index.train(np.ascontiguousarray(embeddings[np.sort(sample)], dtype=np.float32))
+    index.add(np.ascontiguousarray(embeddings, dtype=np.float32))
+    tmp = path.with_name(f".{path.name}.tmp")
+    faiss.write_index(index, str(tmp))
+    os.replace(tmp, path)
+    return {"kind": "faiss IndexIVFFlat", "nlist": nlist, "nprobe": nprobe}
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -233,8 +261,21 @@ class VideoIndex:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def search_embeddings(self, queries: np.ndarray, k: int) -> list[list[tuple[dict, float]]]:
-        """Top-`k` (row, cosine) per query row of `queries` (num_queries, dim), best first."""
+    def _ann(self):
+        if not hasattr(self, "_ann_index"):
+            self._ann_index = None
+            if self.meta.get("ann") and (self.path / ANN_FILE).is_file():
+                try:
+                    import faiss
+                except ImportError:
+                    return None
+                self._ann_index = faiss.read_index(str(self.path / ANN_FILE))
+                self._ann_index.nprobe = int(self.meta["ann"]["nprobe"])
+        return self._ann_index
+
+    def search_embeddings(self, queries: np.ndarray, k: int, exact: bool = False) -> list[list[tuple[dict, float]]]:
+        """Top-`k` (row, cosine) per query row of `queries` (num_queries, dim), best first: from the approximate
+        index when the folder has one (unless `exact`), else exact."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         queries = np.atleast_2d(np.asarray(queries, np.float32))
@@ -246,6 +287,11 @@ class VideoIndex:
         k = min(k, len(self.rows))
         if k == 0:
             return [[] for _ in queries]
+        ann = None if exact else self._ann()
+        if ann is not None:
+            scores, ids = ann.search(np.ascontiguousarray(queries), k)
+            return [[(self.rows[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+                    for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]  # fmt: skip
         scores = queries @ np.asarray(self.embeddings).T  # (num_queries, num_videos)
         if k < scores.shape[1]:
             top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
@@ -257,3 +303,47 @@ class VideoIndex:
             order = sorted(top[q].tolist(), key=lambda i: (-scores[q, i], i))
             results.append([(self.rows[i], float(scores[q, i])) for i in order])
         return results
+
+
+# ------------------------------------------------------------------------------------------------ serving
+def serve(index: VideoIndex, embed_queries, host: str = "127.0.0.1", port: int = 8765, default_k: int = 10):
+    """A small local HTTP endpoint: `GET /search?q=TEXT&k=10` -> JSON `{"query", "results": [{rank, score,
+    video_id, video_path}]}`. `embed_queries(list[str]) -> (n, dim)`; the model and the index stay loaded. Returns
+    the (not yet started) `ThreadingHTTPServer`; `serve_forever()` runs it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    lock = threading.Lock()  # one query at a time through the model
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            url = urlparse(self.path)
+            params = parse_qs(url.query)
+            query = (params.get("q") or [""])[0].strip()
+            try:
+                k = int((params.get("k") or [default_k])[0])
+            except ValueError:
+                k = 0
+            if url.path != "/search":
+                return self._reply(404, {"error": f"unknown path {url.path}; use /search?q=TEXT&k=10"})
+            if not query or k < 1:
+                return self._reply(400, {"error": "give a non-empty q and k >= 1"})
+            with lock:
+                hits = index.search_embeddings(embed_queries([query]), k)[0]
+            results = [{"rank": r, "score": round(s, 6), "video_id": row["video_id"], "video_path": row["video_path"]}
+                       for r, (row, s) in enumerate(hits, start=1)]  # fmt: skip
+            self._reply(200, {"query": query, "results": results})
+
+        def _reply(self, status: int, body: dict):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):  # quiet: one line per query is noise for a local tool
+            pass
+
+    return ThreadingHTTPServer((host, port), Handler)
