@@ -221,7 +221,7 @@ def _merge(out: Path, rows: list[dict], num_shards: int, state: dict, model, ign
 
 def build_ann(embeddings: np.ndarray, path: Path, *, nlist: int | None = None, nprobe: int | None = None) -> dict | None:
     """An inverted-file index (faiss `IndexIVFFlat`, inner product) over `embeddings`, written to `path`; None when
-    faiss is not installed (`pip install videotext[faiss]`). `nlist` clusters (default 4 sqrt(n)); a query scans the
+    faiss is not installed (`pip install videotext[faiss]`). `nlist` clusters (default sqrt(n)); a query scans the
     `nprobe` nearest clusters (default nlist / 32), about 3% of the collection. Recall against exact search is
     measured by `bench/run.py search`."""
     try:
@@ -229,10 +229,10 @@ def build_ann(embeddings: np.ndarray, path: Path, *, nlist: int | None = None, n
     except ImportError:
         return None
     n, dim = embeddings.shape
-    nlist = min(n, nlist or max(1, int(4 * n**0.5)))
+    nlist = min(n, nlist or max(1, int(n**0.5)))
     nprobe = nprobe or max(1, nlist // 32)
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = np.random.default_rng(0).choice(n, size=min(n, 64 * nlist), replace=False)
+    sample = np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)
     index.train(np.ascontiguousarray(embeddings[np.sort(sample)], dtype=np.float32))
     index.add(np.ascontiguousarray(embeddings, dtype=np.float32))
     tmp = path.with_name(f".{path.name}.tmp")

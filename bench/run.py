@@ -1,0 +1,131 @@
+"""videotext benchmarks, one command: medians and ratios against the baseline a user would otherwise write, measured
+in the same process, printed and written as JSON.
+
+    .venv/bin/python bench/run.py search [--sizes 10000 100000 1000000] [--dim 256] [--out bench/results]
+    .venv/bin/python bench/run.py search --smoke          # tiny sizes, for CI
+
+Sections so far: `search` (one query's latency and batched throughput of `VideoIndex` exact search against a resident
+numpy matmul + argpartition, and of the approximate IVF index with its recall@10 against exact search).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def clustered_embeddings(n: int, dim: int, seed: int = 0, clusters: int = 1000) -> np.ndarray:
+    """L2-normalised vectors around `clusters` centres: embeddings of real collections cluster by content (uniform
+    random vectors would make every approximate index look worse than it is on real data)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim), dtype=np.float32)
+    out = np.empty((n, dim), np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
+        labels = rng.integers(0, clusters, stop - start)
+        out[start:stop] = centres[labels] + 0.6 * rng.standard_normal((stop - start, dim), dtype=np.float32)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def write_index(folder: Path, embeddings: np.ndarray) -> None:
+    """An index folder as `videotext index` writes it (without a model): embeddings, rows, index.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "embeddings.npy", embeddings)
+    rows = [{"video_id": f"video{i}", "video_path": f"/videos/video{i}.mp4"} for i in range(len(embeddings))]
+    (folder / "videos.json").write_text(json.dumps(rows))
+    meta = {"model": "bench", "embedding_dim": embeddings.shape[1], "num_videos": len(rows), "ann": None}
+    (folder / "index.json").write_text(json.dumps(meta))
+
+
+def bench_search(sizes: list[int], dim: int, k: int = 10, repeats: int = 21, batch: int = 64) -> list[dict]:
+    results = []
+    for n in sizes:
+        data = clustered_embeddings(n + batch, dim)  # queries from the collection's distribution, not in it
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(_bench_one_size(data[:n], data[n:], Path(tmp) / "index", k, repeats))
+        print(_search_line(results[-1]), flush=True)
+    return results
+
+
+def _bench_one_size(embeddings: np.ndarray, queries: np.ndarray, folder: Path, k: int, repeats: int) -> dict:
+    from videotext.video_index import ANN_FILE, VideoIndex, build_ann
+
+    write_index(folder, embeddings)
+    t0 = time.perf_counter()
+    index = VideoIndex(folder)
+    row = {"videos": len(embeddings), "dim": embeddings.shape[1], "k": k}
+    row["open_index_ms"] = round(1000 * (time.perf_counter() - t0), 1)
+    query = queries[:1]
+
+    def resident():  # the baseline: embeddings in memory, matmul + partial sort
+        scores = embeddings @ query[0]
+        top = np.argpartition(-scores, k - 1)[:k]
+        return top[np.argsort(-scores[top])]
+
+    index.search_embeddings(query, k, exact=True)  # page the memory map in, as a served index would be
+    row["baseline_resident_numpy_ms"] = median_ms(resident, repeats)
+    row["exact_one_query_ms"] = median_ms(lambda: index.search_embeddings(query, k, exact=True), repeats)
+    row["exact_ratio_to_baseline"] = row["exact_one_query_ms"] / row["baseline_resident_numpy_ms"]
+    batched = median_ms(lambda: index.search_embeddings(queries, k, exact=True), max(3, repeats // 4))
+    row["exact_batched_ms_per_query"] = batched / len(queries)
+    t0 = time.perf_counter()
+    ann = build_ann(embeddings, folder / ANN_FILE)
+    if ann is not None:
+        row["ann"] = {**ann, "build_seconds": round(time.perf_counter() - t0, 2)}
+        index.meta["ann"] = ann
+        row["ann_one_query_ms"] = median_ms(lambda: index.search_embeddings(query, k), repeats)
+        exact = index.search_embeddings(queries, k, exact=True)
+        approx = index.search_embeddings(queries, k)
+        hits = [len({r["video_id"] for r, _ in a} & {r["video_id"] for r, _ in e}) for a, e in zip(approx, exact)]
+        row["ann_recall_at_10"] = sum(hits) / (k * len(queries))
+    return row
+
+
+def _search_line(row: dict) -> str:
+    line = (f"{row['videos']:>9} x {row['dim']}: resident numpy {row['baseline_resident_numpy_ms']:8.2f} ms | "
+            f"VideoIndex exact {row['exact_one_query_ms']:8.2f} ms ({row['exact_ratio_to_baseline']:.2f}x) | "
+            f"batched {row['exact_batched_ms_per_query']:7.2f} ms/query")  # fmt: skip
+    if "ann" in row:
+        line += f" | IVF {row['ann_one_query_ms']:6.2f} ms, recall@10 {row['ann_recall_at_10']:.3f}"
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("section", choices=["search"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (a CI check that the benchmark runs)")
+    parser.add_argument("--out", default="bench/results", help="folder for <section>.json")
+    args = parser.parse_args(argv)
+    sizes = [500, 2000] if args.smoke else args.sizes
+    import torch
+
+    report = {"section": args.section, "threads": torch.get_num_threads(), "python": sys.version.split()[0]}
+    report["results"] = bench_search(sizes, args.dim, repeats=5 if args.smoke else 21)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.section}.json").write_text(json.dumps(report, indent=2))
+    print(f"wrote {out / f'{args.section}.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
