@@ -26,6 +26,18 @@ class MethodTester:
     def cli_overrides(self, *extra: str) -> list[str]:
         return [*RUN_SIZE.split(), *self.overrides.split(), *extra]
 
+    def save_untrained(self, folder, seed: int = 0, captions=("a red box moves",) * 4) -> str:
+        """The tiny model (random weights, `seed`) and its processor saved to `folder`, a loadable model folder."""
+        import torch
+
+        from videotext.training.model_factory import build_model_and_processor
+
+        torch.manual_seed(seed)
+        model, processor = build_model_and_processor(self.recipe(), train_captions=list(captions))
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
+        return str(folder)
+
 
 TESTERS: dict[str, MethodTester] = {
     "mffcl": MethodTester(

@@ -85,23 +85,14 @@ def _kind(name: str) -> str:
     return "decodable video" if name in DECODABLE else "undecodable" if name in UNDECODABLE else "folder named .mp4"
 
 
-def _save(model_type: str, folder) -> str:
-    from videotext.training.model_factory import build_model_and_processor
-
-    torch.manual_seed(0)
-    model, processor = build_model_and_processor(TESTERS[model_type].recipe(), train_captions=["a red box moves"] * 4)
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return str(folder)
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     task_of = {name: method.task for name, method in METHODS.items()}
     captioner = next(name for name in sorted(TESTERS) if task_of.get(name) == "captioning")
     retriever = next(name for name in sorted(TESTERS) if task_of.get(name) == "retrieval")
-    return {"captioning": _save(captioner, root / "captioner"), "retrieval": _save(retriever, root / "retriever")}
+    return {"captioning": TESTERS[captioner].save_untrained(root / "captioner"),
+            "retrieval": TESTERS[retriever].save_untrained(root / "retriever")}  # fmt: skip
 
 
 def _error_lines(err: str) -> list[str]:

@@ -5,27 +5,16 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from method_testers import TESTERS
 
 from videotext import video_index
 from videotext.cli import main
 
 
-def _save_tiny_retriever(folder, seed: int):
-    from videotext.training.model_factory import build_model_and_processor
-
-    torch.manual_seed(seed)
-    model, processor = build_model_and_processor(TESTERS["dual_align"].recipe(), train_captions=["a red box moves"] * 4)
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return str(folder)
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("retrievers")
-    return _save_tiny_retriever(root / "a", 0), _save_tiny_retriever(root / "b", 1)
+    return TESTERS["dual_align"].save_untrained(root / "a", 0), TESTERS["dual_align"].save_untrained(root / "b", 1)
 
 
 def _clip(path, value: int, frames: int = 6):
