@@ -512,3 +512,10 @@ def test_an_unreadable_training_video_is_skipped_counted_and_reported(synthetic_
     printed = capsys.readouterr().err
     err = [line for line in printed.replace("\r", "\n").splitlines() if line.startswith("videotext train: error:")]
     assert len(err) == 1 and bad in err[0], printed
+    # an undecodable evaluation clip: the final evaluation is skipped and said so, the model is still exported
+    bad_eval = load_prepared(str(data))["test"][0]["video_path"]
+    Path(bad_eval).write_text("not a video either")
+    metrics = train("mffcl-synthetic-tiny", tmp_path / "eval_run", [*overrides[:-2], "data.max_train_clips=8"])
+    assert metrics["final"] is None and (tmp_path / "eval_run" / "model.safetensors").is_file()
+    (failed,) = _events(tmp_path / "eval_run", "eval_failed")
+    assert failed["tag"] == "final" and bad_eval in failed["error"]

@@ -380,21 +380,29 @@ def train(
             return None
         from videotext import inference
         from videotext.evaluation import flat_metrics
+        from videotext.processing import VideoDecodeError
 
         unwrapped = accelerator.unwrap_model(model)
         unwrapped.eval()
         t0 = time.time()
-        result = inference.evaluate(
-            unwrapped,
-            processor,
-            eval_split,
-            load_frames=frame_loader,
-            batch_size=eval_cfg["batch_size"],
-            limit=eval_cfg["limit"],
-            protocol=eval_cfg["protocol"],
-            generate_kwargs=eval_cfg["generate"],
-            accelerator=accelerator,
-        )
+        try:
+            result = inference.evaluate(
+                unwrapped,
+                processor,
+                eval_split,
+                load_frames=frame_loader,
+                batch_size=eval_cfg["batch_size"],
+                limit=eval_cfg["limit"],
+                protocol=eval_cfg["protocol"],
+                generate_kwargs=eval_cfg["generate"],
+                accelerator=accelerator,
+            )
+        except VideoDecodeError as err:  # a score over part of the split would mislead; the run and its model go on
+            message = str(err).splitlines()[0]
+            log.write(event="eval_failed", step=state.global_step, tag=tag, error=message)
+            accelerator.print(f"evaluation ({tag}) skipped: an evaluation clip cannot be decoded: {message}")
+            unwrapped.train()
+            return None
         unwrapped.train()
         if main:
             record = {
