@@ -1,6 +1,7 @@
 """`videotext index` / `search` under interruption, other models, bad files and bad arguments (regressions)."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -233,3 +234,28 @@ def test_http_endpoint_answers_queries_from_one_loaded_model(models, clips, tmp_
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.skipif(os.environ.get("VIDEOTEXT_SKIP_MULTIPROCESS") == "1", reason="multi-process launch disabled")
+def test_index_sharded_over_two_accelerate_processes_equals_one_process(models, clips, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(video_index, "SHARD_SIZE", 4)
+    assert _index(models[0], clips, tmp_path / "one", "--batch-size", "2") == 0
+    # the launched processes run with the same 4-row shards (3 shards: process 0 writes two, process 1 one)
+    script = tmp_path / "index_with_small_shards.py"
+    script.write_text("import sys\nfrom videotext import video_index\nvideo_index.SHARD_SIZE = 4\n"
+                      "from videotext.cli import main\nsys.exit(main(sys.argv[1:]))\n")  # fmt: skip
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script),
+           "index", models[0], "--videos", str(clips), "--out", str(tmp_path / "two"), "--batch-size", "2"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("indexed 10 of 10 videos") == 1  # printed by the main process only
+    assert json.loads((tmp_path / "two" / "videos.json").read_text()) == json.loads(
+        (tmp_path / "one" / "videos.json").read_text()
+    )
+    np.testing.assert_allclose(np.load(tmp_path / "two" / "embeddings.npy"), np.load(tmp_path / "one" / "embeddings.npy"),
+                               atol=1e-5)  # fmt: skip

@@ -410,15 +410,22 @@ def cli_caption(args) -> int:
 
 def cli_index(args) -> int:
     """Embed a collection into an index folder (resumable; see `videotext.video_index`)."""
+    from accelerate import PartialState
+
+    from .training.cpu_launch import cpu_only_distributed
     from .video_index import build_index, collect_videos
 
-    model, processor = load_model_and_processor(args.model)
+    # under `accelerate launch`, each process embeds its share of the shards (gloo on a host without accelerators)
+    processes = PartialState(cpu=cpu_only_distributed())
+    model, processor = load_model_and_processor(args.model, device=processes.device)
     if not is_retriever(model):
         raise SystemExit(f"videotext index: {args.model} is a captioner; indexing needs a retrieval model")
     rows, ignored = collect_videos(args.videos, args.split)
     model_id = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model
     meta = build_index(model, processor, rows, args.out, model_id=model_id, batch_size=args.batch_size,
                        ignored_files=ignored, overwrite=getattr(args, "overwrite", False))  # fmt: skip
+    if not processes.is_main_process:
+        return 0
     print(f"indexed {meta['num_videos']} of {len(rows)} videos ({meta['embedding_dim']}-d) into {args.out}")
     for skip in meta["skipped"]:
         print(f"  skipped {skip['video_path']}: {skip['error']}", file=sys.stderr)

@@ -141,8 +141,14 @@ def build_index(
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Embed `rows` into the index folder `out` (resumable, see the module docstring); returns index.json's dict."""
+    """Embed `rows` into the index folder `out` (resumable, see the module docstring); returns index.json's dict.
+
+    Under `accelerate launch` (several processes) process p embeds shards p, p + P, ... and the main process merges
+    them once all are written; one process does everything otherwise."""
+    from accelerate import PartialState
+
     from .inference import default_frame_loader, embed_video_rows_tolerant, model_num_frames
+    from .training.cpu_launch import cpu_only_distributed
 
     out = Path(out)
     num_frames = model_num_frames(model)
@@ -154,18 +160,23 @@ def build_index(
         "num_videos": len(rows),
         "settings": {"shard_size": SHARD_SIZE, "num_frames": num_frames},
     }
-    _check_or_start(out, state, overwrite)
+    processes = PartialState(cpu=cpu_only_distributed())
+    if processes.is_main_process:
+        _check_or_start(out, state, overwrite)
+    processes.wait_for_everyone()
     shards = out / "shards"
     num_shards = -(-len(rows) // SHARD_SIZE)
+    mine = range(processes.process_index, num_shards, processes.num_processes)
     done = sum((shards / f"{s:05d}.json").exists() for s in range(num_shards))
-    if done:
+    if done and processes.is_main_process:
         print(f"videotext index: resuming {out}: {done} of {num_shards} shards already written")
     load_frames = default_frame_loader(num_frames)
-    bar = tqdm(total=len(rows), initial=min(done * SHARD_SIZE, len(rows)), desc="indexing", unit="video",
-               disable=not progress)  # fmt: skip
-    for shard in range(num_shards):
+    share = sum(min(SHARD_SIZE, len(rows) - shard * SHARD_SIZE) for shard in mine)
+    bar = tqdm(total=share, desc="indexing", unit="video", disable=not (progress and processes.is_main_process))
+    for shard in mine:
         marker = shards / f"{shard:05d}.json"
         if marker.exists():
+            bar.update(min(SHARD_SIZE, len(rows) - shard * SHARD_SIZE))
             continue
         first = shard * SHARD_SIZE
         chunk = rows[first : first + SHARD_SIZE]
@@ -181,7 +192,11 @@ def build_index(
         atomic_write_text(marker, json.dumps({"first_row": first, "num_rows": len(chunk), "skipped": skipped}))
         bar.update(len(chunk))
     bar.close()
-    return _merge(out, rows, num_shards, state, model, ignored_files)
+    processes.wait_for_everyone()
+    if processes.is_main_process:
+        meta = _merge(out, rows, num_shards, state, model, ignored_files)
+    processes.wait_for_everyone()
+    return meta if processes.is_main_process else json.loads((out / "index.json").read_text())
 
 
 def _merge(out: Path, rows: list[dict], num_shards: int, state: dict, model, ignored_files) -> dict:

@@ -105,3 +105,13 @@ def launch(recipe: dict, output_dir: Path, num_processes: int, resume: bool) -> 
         raise RuntimeError(f"`videotext train` on {num_processes} CPU processes exited with status {code}; "
                            "its error is printed above")  # fmt: skip
     return json.loads((output_dir / "metrics.json").read_text())
+
+
+def cpu_only_distributed() -> bool:
+    """True under a torchrun-style launch (`accelerate launch --multi_gpu`) on a machine without accelerators.
+
+    accelerate picks its multi-CPU (gloo) backend only when told `cpu=True`; `accelerate launch --cpu` itself starts
+    a single process (it expects mpirun), so on CPU-only hosts several processes come from `--multi_gpu`."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or int(os.environ.get("LOCAL_RANK", "-1")) < 0:
+        return False
+    return not has_accelerator()

@@ -163,18 +163,6 @@ class _JsonlLog:
                 fh.write(json.dumps(_scalars(record)) + "\n")
 
 
-def _cpu_only_distributed() -> bool:
-    """True under a torchrun-style launch (`accelerate launch --multi_gpu`) on a machine without accelerators.
-
-    accelerate picks its multi-CPU (gloo) backend only when told `cpu=True`; `accelerate launch --cpu` itself starts
-    a single process (it expects mpirun), so on CPU-only hosts several processes come from `--multi_gpu`."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or int(os.environ.get("LOCAL_RANK", "-1")) < 0:
-        return False
-    from .cpu_launch import has_accelerator
-
-    return not has_accelerator()
-
-
 # ------------------------------------------------------------------------------------------------ train
 def train(
     recipe: str | os.PathLike | dict,
@@ -192,7 +180,7 @@ def train(
 
     from videotext.modeling import METHODS
 
-    from .cpu_launch import cpu_process_count, per_process_batch_size
+    from .cpu_launch import cpu_only_distributed, cpu_process_count, per_process_batch_size
     from .cpu_launch import launch as launch_cpu_processes
     from .data import (
         FrameCache,
@@ -225,7 +213,7 @@ def train(
     # stages leave towers unused (e.g. the decoder in MFFCL's contrastive stage)
     ddp_kwargs = DistributedDataParallelKwargs(find_unused_parameters=True)
     accelerator = Accelerator(
-        cpu=_cpu_only_distributed(),
+        cpu=cpu_only_distributed(),
         mixed_precision=tr["mixed_precision"],
         gradient_accumulation_steps=tr["gradient_accumulation_steps"],
         # the scheduler counts optimizer steps; accelerate would otherwise step it once per process
