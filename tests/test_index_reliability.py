@@ -259,3 +259,17 @@ def test_index_sharded_over_two_accelerate_processes_equals_one_process(models, 
     )
     np.testing.assert_allclose(np.load(tmp_path / "two" / "embeddings.npy"), np.load(tmp_path / "one" / "embeddings.npy"),
                                atol=1e-5)  # fmt: skip
+
+
+@pytest.mark.parametrize("block, k", [(97, 10), (4, 10), (1000, 1), (7, 1000)])
+def test_blocked_exact_search_equals_brute_force(tmp_path, monkeypatch, block, k):
+    rng = np.random.default_rng(block)
+    embeddings = rng.standard_normal((500, 16)).astype(np.float32)
+    (tmp_path / "videos.json").write_text(json.dumps([{"video_id": str(i), "video_path": f"{i}.mp4"} for i in range(500)]))
+    (tmp_path / "index.json").write_text(json.dumps({"num_videos": 500}))
+    np.save(tmp_path / "embeddings.npy", embeddings)
+    monkeypatch.setattr(video_index, "EXACT_BLOCK", block)
+    queries = rng.standard_normal((3, 16)).astype(np.float32)
+    for query, hits in zip(queries, video_index.VideoIndex(tmp_path).search_embeddings(queries, k, exact=True)):
+        expected = np.argsort(-(embeddings @ query), kind="stable")[: min(k, 500)]
+        assert [int(row["video_id"]) for row, _ in hits] == expected.tolist()

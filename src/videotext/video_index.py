@@ -30,6 +30,7 @@ VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".m4v")
 FORMAT_VERSION = 2
 ANN_THRESHOLD = 100_000  # from this many videos on, `videotext index` also writes the approximate index
 ANN_FILE = "ann.faiss"
+EXACT_BLOCK = 131_072  # rows scored at a time by exact search (a 64-query block of scores is 32 MB)
 
 
 class IndexStateError(ValueError):
@@ -237,7 +238,7 @@ def _merge(out: Path, rows: list[dict], num_shards: int, state: dict, model, ign
 def build_ann(embeddings: np.ndarray, path: Path, *, nlist: int | None = None, nprobe: int | None = None) -> dict | None:
     """An inverted-file index (faiss `IndexIVFFlat`, inner product) over `embeddings`, written to `path`; None when
     faiss is not installed (`pip install videotext[faiss]`). `nlist` clusters (default sqrt(n)); a query scans the
-    `nprobe` nearest clusters (default nlist / 32), about 3% of the collection. Recall against exact search is
+    `nprobe` nearest clusters (default nlist / 64), about 1.5% of the collection. Recall against exact search is
     measured by `bench/run.py search`."""
     try:
         import faiss
@@ -245,7 +246,7 @@ def build_ann(embeddings: np.ndarray, path: Path, *, nlist: int | None = None, n
         return None
     n, dim = embeddings.shape
     nlist = min(n, nlist or max(1, int(n**0.5)))
-    nprobe = nprobe or max(1, nlist // 32)
+    nprobe = nprobe or max(1, nlist // 64)
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)
     index.train(np.ascontiguousarray(embeddings[np.sort(sample)], dtype=np.float32))
@@ -307,17 +308,30 @@ class VideoIndex:
             scores, ids = ann.search(np.ascontiguousarray(queries), k)
             return [[(self.rows[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
                     for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]  # fmt: skip
-        scores = queries @ np.asarray(self.embeddings).T  # (num_queries, num_videos)
-        if k < scores.shape[1]:
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        else:
-            top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+        top_scores, top_ids = self._exact_top_k(queries, k)
         results = []
-        for q in range(scores.shape[0]):
+        for q in range(len(queries)):
             # ties broken by row order, so results do not depend on the partition
-            order = sorted(top[q].tolist(), key=lambda i: (-scores[q, i], i))
-            results.append([(self.rows[i], float(scores[q, i])) for i in order])
+            order = sorted(range(k), key=lambda j: (-top_scores[q, j], top_ids[q, j]))
+            results.append([(self.rows[int(top_ids[q, j])], float(top_scores[q, j])) for j in order])
         return results
+
+    def _exact_top_k(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row ids), each (num_queries, k), unordered: the collection in blocks of EXACT_BLOCK rows, a
+        running top-k per query, so no (num_queries, num_videos) matrix is ever held."""
+        best_scores = np.full((len(queries), 0), -np.inf, np.float32)
+        best_ids = np.zeros((len(queries), 0), np.int64)
+        for start in range(0, len(self.rows), EXACT_BLOCK):
+            scores = queries @ np.asarray(self.embeddings[start : start + EXACT_BLOCK]).T  # (num_queries, block)
+            keep = min(k, scores.shape[1])
+            part = np.argpartition(scores, scores.shape[1] - keep, axis=1)[:, -keep:]
+            best_scores = np.concatenate([best_scores, np.take_along_axis(scores, part, 1)], axis=1)
+            best_ids = np.concatenate([best_ids, part + start], axis=1)
+            if best_scores.shape[1] > k:
+                part = np.argpartition(best_scores, best_scores.shape[1] - k, axis=1)[:, -k:]
+                best_scores = np.take_along_axis(best_scores, part, 1)
+                best_ids = np.take_along_axis(best_ids, part, 1)
+        return best_scores, best_ids
 
 
 # ------------------------------------------------------------------------------------------------ serving
