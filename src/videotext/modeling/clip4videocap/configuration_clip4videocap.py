@@ -177,6 +177,9 @@ class Clip4VideoCapConfig(PretrainedConfig):
         **kwargs,
     ):
         self.vision_config = _to_sub_config(vision_config, "clip_vision_model", "vision_config")
+        if isinstance(clip_text_config, dict) and "vocab_size" in clip_text_config:
+            # a small trained vocabulary: CLIP's default start / end ids (49406 / 49407) would lie outside it
+            clip_text_config = {"bos_token_id": None, "eos_token_id": 2, **clip_text_config}
         self.clip_text_config = _to_sub_config(clip_text_config, "clip_text_model", "clip_text_config")
         self.text_config = _to_sub_config(text_config, "gpt2", "text_config")
         if commonsense_config is None:

@@ -449,7 +449,9 @@ class Clip4VideoCapForConditionalGeneration(Clip4VideoCapPreTrainedModel, Genera
         if text_encoder_input_ids is None:
             raise ValueError("train_stage='clip' needs `text_encoder_input_ids` (processor(..., return_labels=True))")
         video_embeds = F.normalize(encoded["fused"].mean(dim=1), dim=-1)  # (B, D)
-        text_embeds = F.normalize(self.get_caption_features(text_encoder_input_ids, text_encoder_attention_mask), dim=-1)
+        text_embeds = F.normalize(
+            self.get_caption_features(text_encoder_input_ids, text_encoder_attention_mask), dim=-1
+        )
         all_video, all_text = all_gather_with_grad(video_embeds), all_gather_with_grad(text_embeds)  # (world * B, D)
         logits_per_text = self.logit_scale.clamp(max=4.6052).exp() * all_text @ all_video.t()  # CLIP clamps at 100
         return symmetric_infonce(logits_per_text.float()), logits_per_text, video_embeds, text_embeds
@@ -609,7 +611,9 @@ class Clip4VideoCapForConditionalGeneration(Clip4VideoCapPreTrainedModel, Genera
         commonsense = {a: self.commonsense_decoders[a](encoded["grounded"])[0] for a in self.config.aspects}
         prefix = self.build_prefix(encoded, commonsense)  # (B, P, D_lm)
         embeds, mask = self._merge_prefix(prefix, input_ids, None, attention_mask)
-        generation_config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
+        generation_config = copy.deepcopy(
+            generation_config if generation_config is not None else self.generation_config
+        )
         model_kwargs = generation_config.update(**generate_kwargs)  # generation knobs go into the config copy
         if generation_config.pad_token_id is None and generation_config.eos_token_id is not None:
             eos = generation_config.eos_token_id

@@ -175,7 +175,9 @@ class Clip4VideoCapProcessor(ProcessorMixin):
     def decode_commonsense(self, outputs) -> list[dict[str, str]]:
         """`generate(..., return_commonsense=True)`'s output -> per clip `{"intention": ..., "effect": ...,
         "attribute": ...}` (the aspects the model has sub-decoders for)."""
-        per_aspect = {a: self.batch_decode(getattr(outputs, a)) for a in ASPECTS if getattr(outputs, a, None) is not None}
+        per_aspect = {
+            a: self.batch_decode(getattr(outputs, a)) for a in ASPECTS if getattr(outputs, a, None) is not None
+        }
         count = len(next(iter(per_aspect.values()))) if per_aspect else 0
         return [{a: texts[i] for a, texts in per_aspect.items()} for i in range(count)]
 
