@@ -31,7 +31,8 @@ NUM_FRAMES, SIZE, DIM = 4, 32, 32
 
 @pytest.fixture(scope="module")
 def tokenizers():
-    texts = CAPTIONS + [t for group in (INTENTIONS, EFFECTS, ATTRIBUTES) for clip in group for t in clip]
+    # "; " joins a clip's annotations: the vocabulary needs it (a caption-only vocabulary maps it to [UNK])
+    texts = CAPTIONS + ["; ".join(clip) for group in (INTENTIONS, EFFECTS, ATTRIBUTES) for clip in group]
     return train_caption_tokenizers(texts, vocab_size=150)
 
 
@@ -188,7 +189,7 @@ def test_loss_falls(tokenizers, batch):
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.8 * losses[0], losses
+    assert losses[-1] < 0.9 * losses[0] and losses[-1] == min(losses), losses
 
 
 # --------------------------------------------------------------------------- the teacher stage ("clip")
