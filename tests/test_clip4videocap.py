@@ -218,6 +218,12 @@ def test_folder_without_clip_text_tower_still_captions(tokenizers, processor, ba
     assert reloaded.text_encoder is None and not reloaded.config.use_clip_text_model
     pixels = batch["pixel_values_videos"][:2]
     assert torch.equal(reloaded.generate(pixels, max_new_tokens=5), model.generate(pixels, max_new_tokens=5))
+    for aspect, sub in reloaded.commonsense_decoders.items():  # the sub-decoders' tied output heads came back
+        torch.testing.assert_close(
+            sub.decoder.lm_head.weight, model.commonsense_decoders[aspect].decoder.lm_head.weight
+        )
+    cs, cs_reloaded = (m.generate(pixels, max_new_tokens=3, return_commonsense=True) for m in (model, reloaded))
+    assert all(torch.equal(getattr(cs, a), getattr(cs_reloaded, a)) for a in ("intention", "effect", "attribute"))
     out = reloaded(**batch)  # training inputs: the distillation term is skipped, the rest is computed
     assert out.distillation_loss is None and torch.isfinite(out.loss)
     with pytest.raises(ValueError, match="text tower"):

@@ -370,6 +370,17 @@ class Clip4VideoCapForConditionalGeneration(Clip4VideoCapPreTrainedModel, Genera
             for param in self._teacher_parameters():
                 param.requires_grad_(False)
 
+    def post_init(self):
+        super().post_init()
+        # transformers gathers tied weights (GPT-2's lm_head = wte) from direct children only; the sub-decoders sit
+        # deeper, and without their ties a reloaded folder would miss their output heads
+        tied = getattr(self, "all_tied_weights_keys", None)
+        if tied is not None:
+            for aspect, sub in self.commonsense_decoders.items():
+                prefix = f"commonsense_decoders.{aspect}.decoder"
+                for target, source in (getattr(sub.decoder, "all_tied_weights_keys", None) or {}).items():
+                    tied[f"{prefix}.{target}"] = f"{prefix}.{source}"
+
     def _teacher_parameters(self) -> list[nn.Parameter]:
         return [p for n, p in self.named_parameters() if n.startswith(self._TEACHER)]
 
