@@ -165,8 +165,7 @@ class Clip4VideoCapProcessor(ProcessorMixin):
         if skip_special_tokens and eos is not None:
             sequences = [list(seq[: list(seq).index(eos)]) if eos in seq else list(seq) for seq in sequences]
         texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
-        # a WordPiece continuation piece first ("##ue") has no word to attach to: drop its marker
-        return [" ".join(t.split()).removeprefix("##") for t in texts]
+        return [" ".join(t.split()) for t in texts]
 
     def decode(self, token_ids, skip_special_tokens: bool = True, **kwargs) -> str:
         if isinstance(token_ids, torch.Tensor):
