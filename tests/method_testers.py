@@ -54,4 +54,14 @@ TESTERS: dict[str, MethodTester] = {
         model.text_config.n_heads=2 model.text_config.hidden_dim=64 model.config.projection_dim=16
         model.config.fusion_hidden_size=32 model.config.fusion_num_heads=2 model.config.fusion_intermediate_size=64""",
     ),
+    "clip4videocap": MethodTester(
+        "clip4videocap",
+        # the teacher starts frozen (the paper's setting): the default objective then trains every other tower
+        """data.num_frames=4 model.vision_config.hidden_size=32 model.vision_config.num_attention_heads=2
+        model.vision_config.intermediate_size=64 model.clip_text_config.hidden_size=32
+        model.clip_text_config.num_attention_heads=2 model.clip_text_config.intermediate_size=64
+        model.text_config.n_embd=32 model.text_config.n_head=2 model.commonsense_config.n_embd=32
+        model.commonsense_config.n_head=2 model.config.projection_dim=32 model.config.fusion_num_heads=2
+        model.config.freeze_clip_text_model=true""",
+    ),
 }

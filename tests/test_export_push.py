@@ -89,7 +89,10 @@ def lora_run(synthetic_dir, tmp_path_factory) -> Path:
     if LORA_METHOD is None:
         pytest.skip("no registered method adapts an LLM decoder with LoRA")
     out = tmp_path_factory.mktemp("runs") / "lora"
-    overrides = [*TINY, f"data.path={synthetic_dir}", "train.max_steps=2", "lora.enabled=true", "eval.at_end=false"]
+    overrides = [*TINY, f"data.path={synthetic_dir}", "train.max_steps=2", "lora.enabled=true", "eval.at_end=false",
+                 # the 2 steps fall in the first stage: let it train the decoder (a first stage may be a teacher stage)
+                 f"train.stages.0.objective={TRAINING_METHODS[LORA_METHOD].default_objective}",
+                 "train.stages.0.train_only=[]"]  # fmt: skip
     argv = ["train", TRAINING_METHODS[LORA_METHOD].tiny_recipe, "--output-dir", str(out)]
     for item in overrides:
         argv += ["--set", item]

@@ -35,11 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("videotext.datasets_scripts.synthetic:cli_main"))
 
     p = sub.add_parser("prepare", help="build a DatasetDict from a dataset's official raw files")
-    p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, synthetic)")
+    p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, v2c, synthetic)")
     p.add_argument("--data-dir", required=True, help="folder with the official raw files")
     p.add_argument("--out", required=True, help="where DatasetDict.save_to_disk writes")
     p.add_argument(
-        "--split-protocol", default=None, help="split protocol, e.g. msrvtt: full | 1k-A-9k | 1k-A-7k | 1k-B"
+        "--split-protocol", default=None, help="split protocol, e.g. msrvtt: full | 1k-A-9k | 1k-A-7k | 1k-B; v2c: raw | human"
     )
     p.add_argument(
         "--split-file",

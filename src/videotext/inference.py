@@ -140,6 +140,14 @@ def _gather(values: list, accelerator) -> list:
 
 
 # --------------------------------------------------------------------------------------------------- captioning
+COMMONSENSE_EXAMPLES = 10  # commonsense texts kept in the metrics (the scores cover every clip)
+
+
+def has_commonsense(model) -> bool:
+    """Whether the captioner also generates commonsense texts (`generate(..., return_commonsense=True)`)."""
+    return bool(getattr(model, "has_commonsense", False))
+
+
 @torch.no_grad()
 def caption_rows(
     model,
@@ -149,17 +157,24 @@ def caption_rows(
     load_frames: FrameLoader | None = None,
     batch_size: int = 16,
     progress: bool = False,
+    commonsense: list | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
-    """Caption each row (`video_path`, optional `start`/`end`); returns one caption per row."""
+    """Caption each row (`video_path`, optional `start`/`end`); returns one caption per row. A `commonsense` list
+    receives, for a model with commonsense sub-decoders (`has_commonsense`), one `{aspect: text}` per row."""
     load_frames = load_frames or default_frame_loader(model_num_frames(model))
     generate_kwargs.setdefault("max_new_tokens", 30)
+    if commonsense is not None and has_commonsense(model):
+        generate_kwargs["return_commonsense"] = True
     captions: list[str] = []
     bar = tqdm(total=len(rows), desc="captioning", unit="video", disable=not progress)
     for batch in _batches(rows, batch_size):
         # everything the processor returns (a prompt's ids too, for a method whose processor adds one)
         inputs = _clip_inputs(model, processor, batch, load_frames)
         ids = model.generate(**inputs, **generate_kwargs)
+        if generate_kwargs.get("return_commonsense"):
+            commonsense += processor.decode_commonsense(ids)
+            ids = ids.sequences
         captions += [text.strip() for text in processor.batch_decode(ids, skip_special_tokens=True)]
         bar.update(len(batch))
     bar.close()
@@ -188,6 +203,7 @@ def evaluate_captioner(
     from .evaluation.synthetic_facts import synthetic_caption_facts, synthetic_truths_for
 
     rows = _rows(split, limit)
+    commonsense = [] if has_commonsense(model) else None
     mine = caption_rows(
         model,
         processor,
@@ -195,6 +211,7 @@ def evaluate_captioner(
         load_frames=load_frames,
         batch_size=batch_size,
         progress=progress,
+        commonsense=commonsense,
         **generate_kwargs,
     )
     captions = _gather(mine, accelerator)
@@ -204,7 +221,30 @@ def evaluate_captioner(
     truths = synthetic_truths_for(rows)
     if truths is not None:
         metrics["synthetic_facts"] = synthetic_caption_facts(captions, truths)
+    if commonsense is not None:
+        metrics.update(_commonsense_metrics(rows, _gather(commonsense, accelerator)))
     return (metrics, predictions) if return_predictions else metrics
+
+
+def _commonsense_metrics(rows: Sequence[dict], texts: list[dict[str, str]]) -> dict:
+    """`commonsense_examples` (video id -> the generated aspect texts, first `COMMONSENSE_EXAMPLES` clips) and, per
+    aspect the split annotates, `commonsense/<aspect>` BLEU-4 / CIDEr against the clip's annotations joined with "; "
+    (the sub-decoders' training target)."""
+    from .evaluation import caption_metrics
+
+    examples = {row["video_id"]: t for row, t in zip(rows[:COMMONSENSE_EXAMPLES], texts)}
+    out: dict[str, Any] = {"commonsense_examples": examples}
+    scores = {}
+    for aspect in texts[0] if texts else ():
+        refs = {r["video_id"]: "; ".join(r.get(aspect) or []) for r in rows}
+        if not all(refs.values()):
+            continue
+        preds = {row["video_id"]: t[aspect] for row, t in zip(rows, texts)}
+        scored = caption_metrics(preds, {vid: [ref] for vid, ref in refs.items()}, metrics=("BLEU-4", "CIDEr"))
+        scores[aspect] = {k: scored[k] for k in ("BLEU-4", "CIDEr")}
+    if scores:
+        out["commonsense"] = scores
+    return out
 
 
 # --------------------------------------------------------------------------------------------------- retrieval
@@ -382,6 +422,8 @@ def cli_eval(args) -> int:
 
     for key, value in flat_metrics(metrics).items():
         print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
+    for video_id, texts in list((metrics.get("commonsense_examples") or {}).items())[:3]:
+        print(f"{video_id}: " + " | ".join(f"{aspect}: {text}" for aspect, text in texts.items()))
     print(f"wrote {out}")
     return 0
 

@@ -54,6 +54,7 @@ BUILDERS: dict[str, _LazyBuilder] = {
     "webvid": _LazyBuilder("webvid:build_webvid"),
     "cc3m": _LazyBuilder("cc3m:build_cc3m"),
     "folder": _LazyBuilder("folder:build_folder"),
+    "v2c": _LazyBuilder("v2c:build_v2c"),
     "synthetic": _LazyBuilder("synthetic_builder:build_synthetic"),
 }
 _ALIASES = {"msr-vtt": "msrvtt", "msr_vtt": "msrvtt", "youtube2text": "msvd", "gcc": "cc3m", "videofolder": "folder"}

@@ -90,6 +90,8 @@ _BUILT_IN = (
            "MffclVideoProcessor", "captioning"),
     Method("dual_align", f"{__name__}.dual_align", "DualAlignConfig", "DualAlignModel", "DualAlignProcessor",
            "DualAlignVideoProcessor", "retrieval"),
+    Method("clip4videocap", f"{__name__}.clip4videocap", "Clip4VideoCapConfig", "Clip4VideoCapForConditionalGeneration",
+           "Clip4VideoCapProcessor", "Clip4VideoCapVideoProcessor", "captioning"),
 )  # fmt: skip
 for _method in _BUILT_IN:
     METHODS[_method.model_type] = _method

@@ -134,4 +134,19 @@ TRAINING_METHODS.update(
         model_kwargs={"return_loss": True},
         tiny_recipe="dual-align-synthetic-tiny",
     ),
+    clip4videocap=TrainingMethod(
+        "clip4videocap",
+        # "caption": Eq. 8; "clip": CLIP's InfoNCE, trains the Eq. 6 teacher where no pretrained CLIP exists
+        objectives={stage: {"train_stage": stage} for stage in ("caption", "clip")},
+        default_objective="caption",
+        tokenizers={
+            "tokenizer": _DECODER,
+            "text_encoder_tokenizer": TokenizerSlot("encoder", "clip_text_config", "text_encoder",
+                                                    "text_encoder_name"),
+        },  # fmt: skip
+        columns=("intention", "effect", "attribute"),  # V2C targets of the sub-decoders (Eq. 7)
+        processor_kwargs={"return_labels": True},
+        lora_prefix="language_model",
+        tiny_recipe="clip4videocap-synthetic-tiny",
+    ),
 )

@@ -12,7 +12,8 @@ Schema (see `DEFAULTS` for every default)::
     model:
       pretrained: bool             # true: <Model>.from_pretrained_backbones(**backbones, **config)
       backbones: {vision: ..., text: ..., text_encoder: ...}    # Hub ids or local folders
-      vision_config / text_config / text_encoder_config: {...}  # tiny sub-configs (pretrained: false)
+      vision_config / text_config / text_encoder_config / clip_text_config / commonsense_config: {...}
+                                   # tiny sub-configs (pretrained: false)
       config: {...}                # extra <Method>Config kwargs (paper knobs)
       init_from: path | null       # start from a saved videotext model folder instead
     tokenizer:
@@ -64,6 +65,8 @@ DEFAULTS: dict[str, Any] = {
         "vision_config": {},
         "text_config": {},
         "text_encoder_config": {},
+        "clip_text_config": {},
+        "commonsense_config": {},
         "config": {},
         "init_from": None,
     },
@@ -143,6 +146,8 @@ _FREE_FORM = {
     "model.vision_config",
     "model.text_config",
     "model.text_encoder_config",
+    "model.clip_text_config",
+    "model.commonsense_config",
     "model.config",
     "processor",
     "data.synthetic",
