@@ -52,6 +52,19 @@ def _join_aspect(value, name: str) -> str:
     return "; ".join(v.strip() for v in value if v and v.strip())
 
 
+# Copied from videotext.modeling.shared_blocks.text_batch
+def text_batch(text, owner: str) -> list[str]:
+    """`text` (a string or a list of strings) as a non-empty list of strings; a one-line error naming `owner`."""
+    texts = [text] if isinstance(text, str) else list(text)
+    if not texts:
+        raise ValueError(f"{owner}: `text` is an empty list; pass at least one string")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ValueError(f"{owner}: `text` must be a string or a list of strings (item {bad} is "
+                         f"{type(texts[bad]).__name__})")  # fmt: skip
+    return texts
+
+
 class Clip4VideoCapProcessor(ProcessorMixin):
     r"""
     Processor of CLIP4VideoCap.
@@ -128,9 +141,7 @@ class Clip4VideoCapProcessor(ProcessorMixin):
             video_inputs = self.video_processor(videos, return_tensors=return_tensors, **video_kwargs)
             data["pixel_values_videos"] = video_inputs["pixel_values_videos"]
         if text is not None:
-            texts = [text] if isinstance(text, str) else list(text)
-            if not all(isinstance(t, str) for t in texts):
-                raise ValueError("`text` must be a string or a list of strings")
+            texts = text_batch(text, "Clip4VideoCapProcessor")
             stripped = [t.strip() for t in texts]
             if return_labels:
                 data.update(self._targets(stripped, max_length))

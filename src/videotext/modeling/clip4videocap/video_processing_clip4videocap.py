@@ -37,20 +37,44 @@ def segment_centre_indices(num_total: int, num_frames: int) -> np.ndarray:
 
 # Copied from videotext.modeling.shared_blocks.decode_video_frames
 def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, VideoMetadata]:
-    """Decode the frames `sample_indices_fn(metadata=...)` picks (all without it) -> (uint8 (T, H, W, 3), metadata)."""
+    """Decode the frames `sample_indices_fn(metadata=...)` picks (all without it) -> (uint8 (T, H, W, 3), metadata).
+
+    An image file (jpg, png, ...) is a one-frame video. Errors are one-line `ValueError`s naming the file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"video file not found: {path}")
+    if not os.path.isfile(path):
+        raise ValueError(f"not a video file (a folder?): {path}")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"video file is empty (0 bytes): {path}")
+    if os.path.splitext(path)[1].lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"):
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                frames = np.asarray(image.convert("RGB"))[None]  # (1, H, W, 3)
+        except Exception as err:
+            raise ValueError(f"cannot decode image {path}: {str(err).splitlines()[0]}") from err
+        metadata = VideoMetadata(total_num_frames=1, fps=None, duration=None, video_backend="pil")
+        indices = np.asarray(sample_indices_fn(metadata=metadata)) if sample_indices_fn is not None else np.arange(1)
+        frames = frames[np.zeros(len(indices), dtype=np.int64)]
+        metadata.frames_indices, metadata.height, metadata.width = indices, frames.shape[1], frames.shape[2]
+        return frames, metadata
     try:
         import decord
     except ImportError as err:  # decord is a package dependency, not a Hub-code one
         raise ImportError(f"decoding {path} needs decord (`pip install decord`), or pass decoded frames") from err
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"video file not found: {path}")
+
+    def reason(err: Exception) -> str:  # decord's message without its "[time] file.cc:line: [path]" prefix
+        text = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return text.rsplit("] ", 1)[-1][:200]
+
     try:
         reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
         total = len(reader)
         fps = float(reader.get_avg_fps() or 0.0)
     except Exception as err:  # decord raises its own DECORDError for bad containers and streams
-        raise ValueError(f"cannot decode video {path}: {err}") from err
+        raise ValueError(f"cannot decode video {path} (no video stream, truncated, or not a video): {reason(err)}") from err
     if total < 1:
         raise ValueError(f"video {path} has no frames")
     metadata = VideoMetadata(
@@ -72,7 +96,7 @@ def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, Video
                 frames.append(frame.reshape(height, -1)[:, : width * 3].reshape(height, width, 3))
             frames = np.stack(frames)
     except Exception as err:
-        raise ValueError(f"cannot decode frames {indices.tolist()} of video {path}: {err}") from err
+        raise ValueError(f"cannot decode frames {indices.tolist()} of video {path}: {reason(err)}") from err
     metadata.frames_indices = indices
     metadata.height, metadata.width = frames.shape[1], frames.shape[2]
     return frames, metadata
@@ -104,14 +128,32 @@ def split_video_batch(videos) -> list:
 
 # Copied from videotext.modeling.shared_blocks.video_to_frames
 def video_to_frames(video) -> np.ndarray:
-    """A decoded video (array / tensor, or a list of PIL / array frames) -> a contiguous numpy (T, H, W, C)."""
+    """A decoded video (array / tensor, or a list of PIL / array frames) -> a contiguous numpy (T, H, W, C).
+
+    Pixel values must be 0..255 (uint8, or floats on that scale): floats outside it, or all within 0..1 (frames
+    already rescaled, which would be rescaled again into a black clip), are refused."""
     if isinstance(video, (list, tuple)):
+        if len(video) == 0:
+            raise ValueError("a video has no frames")
         video = np.stack([np.asarray(f.convert("RGB")) if hasattr(f, "convert") else np.asarray(f) for f in video])
     elif isinstance(video, torch.Tensor):
         video = video.cpu().numpy()
     frames = np.asarray(video)
-    if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
-        raise ValueError(f"video frames must be (T, H, W, 3), got shape {frames.shape}")
+    if frames.ndim != 4 or frames.shape[-1] not in (1, 3) or frames.shape[0] == 0:
+        raise ValueError(f"video frames must be (T, H, W, 3) with T >= 1, got shape {frames.shape}")
+    if frames.dtype.kind == "f":
+        low, high = float(frames.min()), float(frames.max())
+        if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
+            raise ValueError(f"float video frames must hold 0..255 pixel values, got values in [{low}, {high}]")
+        if 0 < high <= 1:
+            raise ValueError(
+                f"float video frames hold values in [{low}, {high}]: they look rescaled to 0..1; pass 0..255 values "
+                "(e.g. uint8), which the processor rescales itself"
+            )
+    elif frames.dtype.kind not in "ub":
+        raise ValueError(f"video frames must be uint8 (or floats in 0..255), got dtype {frames.dtype}")
+    elif frames.dtype.kind == "u" and frames.dtype != np.uint8 and int(frames.max()) > 255:
+        raise ValueError(f"video frames must hold 0..255 pixel values, got a maximum of {int(frames.max())}")
     return np.ascontiguousarray(frames)
 
 
