@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--protocol", default=None, help="retrieval protocol: first-caption (MSR-VTT 1k-A/1k-B) or all-captions (MSVD)"
     )
     p.add_argument("--dsl", action="store_true", help="also report dual-softmax re-ranked retrieval metrics")
+    p.add_argument(
+        "--references",
+        default="captions",
+        choices=("captions", "description"),
+        help="captioning references: the clips' captions (default) or their fine-grained descriptions",
+    )
     p.set_defaults(func=_lazy("videotext.inference:cli_eval"))
 
     p = sub.add_parser("caption", help="caption video files")
@@ -81,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--max-new-tokens", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompt", default=None, help="text prompt for methods that generate from one (e.g. svad_vlm)")
     p.set_defaults(func=_lazy("videotext.inference:cli_caption"))
 
     p = sub.add_parser("index", help="embed a video collection for search")

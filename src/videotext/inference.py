@@ -82,15 +82,17 @@ def _model_inputs(model, inputs) -> dict[str, Any]:
     }
 
 
-def _clip_inputs(model, processor, rows: Sequence[dict], load_frames: FrameLoader) -> dict[str, Any]:
+def _clip_inputs(model, processor, rows: Sequence[dict], load_frames: FrameLoader, prompt: str | None = None):
     """The processor's inputs for a batch of clips, read by the method's input loader (the training table's
-    `input_loader`; default: the sampled frames as `videos`), as model inputs."""
+    `input_loader`; default: the sampled frames as `videos`), as model inputs; `prompt` goes in as `text`."""
     from .training.methods import TRAINING_METHODS, load_frames_input
 
     entry = TRAINING_METHODS.get(getattr(model.config, "model_type", None))
     loader = entry.input_loader if entry is not None else load_frames_input
     per_clip = [loader(row, load_frames) for row in rows]
     kwargs = {key: [clip[key] for clip in per_clip] for key in per_clip[0]}
+    if prompt is not None:
+        kwargs["text"] = [prompt] * len(rows)
     return _model_inputs(model, processor(**kwargs, return_tensors="pt"))
 
 
@@ -129,16 +131,18 @@ def caption_rows(
     load_frames: FrameLoader | None = None,
     batch_size: int = 16,
     progress: bool = False,
+    prompt: str | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
-    """Caption each row (`video_path`, optional `start`/`end`); returns one caption per row."""
+    """Caption each row (`video_path`, optional `start`/`end`); returns one caption per row. `prompt`: a text prompt
+    for every clip (given to the processor as `text`; for methods that generate from a prompt)."""
     load_frames = load_frames or default_frame_loader(model_num_frames(model))
     generate_kwargs.setdefault("max_new_tokens", 30)
     captions: list[str] = []
     bar = tqdm(total=len(rows), desc="captioning", unit="video", disable=not progress)
     for batch in _batches(rows, batch_size):
         # everything the processor returns (a prompt's ids too, for a method whose processor adds one)
-        inputs = _clip_inputs(model, processor, batch, load_frames)
+        inputs = _clip_inputs(model, processor, batch, load_frames, prompt=prompt)
         ids = model.generate(**inputs, **generate_kwargs)
         captions += [text.strip() for text in processor.batch_decode(ids, skip_special_tokens=True)]
         bar.update(len(batch))
@@ -165,6 +169,7 @@ def evaluate_captioner(
     shape, colour, size, first / second event and both events in order (`evaluation.synthetic_facts`). With an
     accelerator of several processes each captions its share of the clips; every process gets the metrics."""
     from .evaluation import caption_metrics
+    from .evaluation.keyword_fill import keyword_fill_answers, summarize_keyword_fill, supports_keyword_fill
     from .evaluation.synthetic_facts import synthetic_caption_facts, synthetic_truths_for
 
     rows = _rows(split, limit)
@@ -184,6 +189,15 @@ def evaluate_captioner(
     truths = synthetic_truths_for(rows)
     if truths is not None:
         metrics["synthetic_facts"] = synthetic_caption_facts(captions, truths)
+    if supports_keyword_fill(processor, rows):
+        # the keyword fill-in task (SVAD-VLM): on a synthetic split only visual words are blanked
+        from .datasets_scripts.synthetic import VISUAL_KEYWORDS
+
+        mine = _shard(rows, accelerator)
+        answers = keyword_fill_answers(model, processor, mine, load_frames or default_frame_loader(
+            model_num_frames(model)), visual_words=VISUAL_KEYWORDS if truths is not None else None,
+            batch_size=batch_size)  # fmt: skip
+        metrics["keyword_fill"] = summarize_keyword_fill(_gather(answers, accelerator), len(rows))
     return (metrics, predictions) if return_predictions else metrics
 
 
@@ -304,6 +318,10 @@ def cli_eval(args) -> int:
     if args.split not in dataset:
         raise SystemExit(f"videotext eval: split {args.split!r} not in {args.dataset} (has {list(dataset)})")
     split = dataset[args.split]
+    if getattr(args, "references", "captions") != "captions":
+        from .training.data import with_targets
+
+        split = with_targets(split, args.references)
     metrics = evaluate(
         model,
         processor,
@@ -318,6 +336,7 @@ def cli_eval(args) -> int:
         "model": args.model,
         "dataset": args.dataset,
         "split": args.split,
+        "references": getattr(args, "references", "captions"),
         "num_clips": len(split),
         "metrics": metrics,
     }
@@ -346,7 +365,8 @@ def cli_caption(args) -> int:
     failed = 0
     for path in args.videos:
         try:
-            (caption,) = caption_rows(model, processor, [{"video_path": path}], **generate_kwargs)
+            (caption,) = caption_rows(model, processor, [{"video_path": path}], prompt=getattr(args, "prompt", None),
+                                      **generate_kwargs)  # fmt: skip
         except VideoDecodeError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1

@@ -90,6 +90,8 @@ _BUILT_IN = (
            "MffclVideoProcessor", "captioning"),
     Method("dual_align", f"{__name__}.dual_align", "DualAlignConfig", "DualAlignModel", "DualAlignProcessor",
            "DualAlignVideoProcessor", "retrieval"),
+    Method("svad_vlm", f"{__name__}.svad_vlm", "SvadVlmConfig", "SvadVlmForConditionalGeneration", "SvadVlmProcessor",
+           "SvadVlmVideoProcessor", "captioning"),
 )  # fmt: skip
 for _method in _BUILT_IN:
     METHODS[_method.model_type] = _method

@@ -34,6 +34,7 @@ __all__ = [
     "build_train_dataloader",
     "load_dataset_for_recipe",
     "synthetic_cache_dir",
+    "with_targets",
 ]
 
 
@@ -104,6 +105,50 @@ def _concatenate(dicts):
         parts = [p.select_columns([c for c in p.column_names if c in common]) for p in parts]
         out[split] = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     return datasets.DatasetDict(out)
+
+
+# ------------------------------------------------------------------------------------------------ targets
+TARGETS = ("captions", "description", "description+captions")
+
+
+def with_targets(split, targets: str = "captions"):
+    """The clips of `split` with the texts a model learns or is scored on (`data.targets`):
+
+    - "captions": the split as it is;
+    - "description": one row per clip with a non-empty `description`, `captions = [description]`,
+      `data_source = "primary"`;
+    - "description+captions": those rows, then every clip again with its short captions as `auxiliary` rows (SVAD-VLM's
+      mixed training: fine-grained descriptions as primary data, captions as auxiliary data; `data.source_weights`
+      sets the mix).
+
+    The per-caption `nouns` / `verbs` columns are dropped from a rewritten split (they describe the captions only).
+    """
+    import datasets
+
+    if targets not in TARGETS:
+        raise ValueError(f"data.targets must be one of {TARGETS}, got {targets!r}")
+    if targets == "captions":
+        return split
+    if "description" not in split.column_names:
+        raise ValueError(f"data.targets={targets!r} needs a `description` column (columns: {split.column_names})")
+    from .methods import PER_CAPTION_COLUMNS
+
+    split = split.remove_columns([c for c in PER_CAPTION_COLUMNS if c in split.column_names])
+    described = split.filter(lambda row: bool(row["description"] and row["description"].strip()))
+    if len(described) == 0:
+        raise ValueError("data.targets: no clip has a non-empty description")
+
+    def retarget(batch, as_description: bool):
+        size = len(batch["captions"])
+        if as_description:
+            batch["captions"] = [[d.strip()] for d in batch["description"]]
+        batch["data_source"] = ["primary" if as_description else "auxiliary"] * size
+        return batch
+
+    primary = described.map(retarget, batched=True, fn_kwargs={"as_description": True})
+    if targets == "description":
+        return primary
+    return datasets.concatenate_datasets([primary, split.map(retarget, batched=True, fn_kwargs={"as_description": False})])
 
 
 # ------------------------------------------------------------------------------------------------- frames
@@ -194,7 +239,7 @@ InputLoader = Callable[[dict, Callable[[dict], np.ndarray]], dict[str, Any]]
 
 class VideoTextDataset(torch.utils.data.Dataset):
     """One item per clip: `{"inputs": {processor inputs, default "videos": uint8 (T,H,W,3)}, "text": str,
-    "video_id", "index", <every other schema column present>}`.
+    "video_id", "index", "sample_seed", <every other schema column present>}`.
 
     Per-caption columns (`nouns`, `verbs`) are indexed by the sampled caption; per-clip columns (`keywords`,
     `description`, `intention`, `data_source`, ...) pass as they are. `load_inputs(row, load_frames)` is the method's
@@ -264,6 +309,9 @@ class VideoTextDataset(torch.utils.data.Dataset):
         text = row["captions"][k] if k is not None else ""
         item = {"inputs": self.load_inputs(row, load_frames), "text": text, "index": index}
         item["video_id"] = row.get("video_id", str(index))
+        # drawn after the frames, so the frames and captions other methods see are unchanged: a per-clip,
+        # per-epoch seed for a processor's own random choices (SVAD-VLM's blanked keyword)
+        item["sample_seed"] = int(rng.integers(2**31 - 1)) if rng is not None else int(index)
         for col in sorted(self._columns - {"video_id", "video_path", "captions", "start", "end"}):
             value = row[col]
             if col in PER_CAPTION_COLUMNS:

@@ -171,6 +171,7 @@ def train(
         build_train_dataloader,
         load_dataset_for_recipe,
         make_frame_loader,
+        with_targets,
     )
     from .methods import training_method
     from .model_factory import build_model_and_processor
@@ -225,8 +226,11 @@ def train(
     train_split = dataset[data_cfg["train_split"]]
     if data_cfg["max_train_clips"] and data_cfg["max_train_clips"] < len(train_split):
         train_split = train_split.select(range(data_cfg["max_train_clips"]))
+    train_split = with_targets(train_split, data_cfg["targets"])
     eval_cfg = recipe["eval"]
     eval_split = dataset[eval_cfg["split"]] if eval_cfg["split"] in dataset else None
+    if eval_split is not None and data_cfg["targets"] != "captions":
+        eval_split = with_targets(eval_split, "description")  # scored on the primary texts
     if eval_split is None and (eval_cfg["at_end"] or tr["eval_every"]):
         accelerator.print(
             f"warning: eval.split {eval_cfg['split']!r} not in the dataset ({list(dataset)}); no evaluation"

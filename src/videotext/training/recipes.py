@@ -25,6 +25,8 @@ Schema (see `DEFAULTS` for every default)::
       synthetic: {num_videos, seed, size, num_frames, fps}
       train_split, eval_split, num_frames, size, max_train_clips, cache_frames,
       cache_frames_per_clip, num_workers
+      source_weights: {data_source: weight} | null    # weighted primary / auxiliary mix (SVAD-VLM)
+      targets: captions | description | description+captions   # texts learnt / scored (training.data.with_targets)
     train:
       batch_size, gradient_accumulation_steps, mixed_precision (no|fp16|bf16), max_grad_norm,
       optimizer (adam|adamw), weight_decay, betas, eps, max_steps (global cap), checkpoint_every,
@@ -81,6 +83,7 @@ DEFAULTS: dict[str, Any] = {
         "cache_frames_per_clip": None,
         "num_workers": 0,
         "source_weights": None,
+        "targets": "captions",
     },
     "train": {
         "batch_size": 8,
@@ -385,6 +388,9 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
         "data.source_weights",
         f"must be null or a mapping data_source -> finite weight >= 0, got {sw!r}",
     )
+    from .data import TARGETS
+
+    _check(d["targets"] in TARGETS, name, "data.targets", f"must be one of {TARGETS}, got {d['targets']!r}")
     tr = r["train"]
     for key in (
         "batch_size", "gradient_accumulation_steps", "checkpoint_every", "keep_checkpoints", "log_every",
