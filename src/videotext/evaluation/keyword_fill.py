@@ -84,9 +84,7 @@ def keyword_fill_answers(
         inputs = {k: v.to(device, dtype=dtype) if v.is_floating_point() else v.to(device) for k, v in inputs.items()}
         ids = model.generate(**inputs, max_new_tokens=max_new_tokens, num_beams=1, do_sample=False)
         answers += processor.batch_decode(ids, skip_special_tokens=True)
-    return [
-        (str(rows[i].get("video_id", i)), k, a, _words(a) == _words(k)) for (i, k), a in zip(blanks, answers)
-    ]
+    return [(str(rows[i].get("video_id", i)), k, a, _words(a) == _words(k)) for (i, k), a in zip(blanks, answers)]
 
 
 def summarize_keyword_fill(answers: Sequence[tuple], num_rows: int) -> dict:

@@ -12,7 +12,7 @@ Schema (see `DEFAULTS` for every default)::
     model:
       pretrained: bool             # true: <Model>.from_pretrained_backbones(**backbones, **config)
       backbones: {vision: ..., text: ..., text_encoder: ...}    # Hub ids or local folders
-      vision_config / text_config / text_encoder_config: {...}  # tiny sub-configs (pretrained: false)
+      vision_config / text_config / text_encoder_config / qformer_config: {...}  # tiny sub-configs
       config: {...}                # extra <Method>Config kwargs (paper knobs)
       init_from: path | null       # start from a saved videotext model folder instead
     tokenizer:
@@ -66,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
         "vision_config": {},
         "text_config": {},
         "text_encoder_config": {},
+        "qformer_config": {},
         "config": {},
         "init_from": None,
     },
@@ -145,6 +146,7 @@ _FREE_FORM = {
     "model.vision_config",
     "model.text_config",
     "model.text_encoder_config",
+    "model.qformer_config",
     "model.config",
     "processor",
     "data.synthetic",

@@ -184,8 +184,10 @@ class SvadVlmConfig(PretrainedConfig):
         depth = self.vision_config.num_hidden_layers
         layers = self.gmhra_layers
         if layers is not None:
-            if not isinstance(layers, list) or not layers or not all(
-                isinstance(j, int) and not isinstance(j, bool) for j in layers
+            if (
+                not isinstance(layers, list)
+                or not layers
+                or not all(isinstance(j, int) and not isinstance(j, bool) for j in layers)
             ):
                 raise ValueError(f"`gmhra_layers` must be a non-empty list of ints or None, got {layers!r}")
             if sorted(set(layers)) != layers or layers[0] < 0 or layers[-1] >= depth:
@@ -194,7 +196,9 @@ class SvadVlmConfig(PretrainedConfig):
             raise ValueError(f"`num_gmhra_layers` ({self.num_gmhra_layers}) exceeds the ViT depth ({depth})")
         heads = self.gmhra_num_heads or self.vision_config.num_attention_heads
         if self.vision_config.hidden_size % heads:
-            raise ValueError(f"`gmhra_num_heads` ({heads}) must divide the vision width ({self.vision_config.hidden_size})")
+            raise ValueError(
+                f"`gmhra_num_heads` ({heads}) must divide the vision width ({self.vision_config.hidden_size})"
+            )
 
     @property
     def gmhra_layer_indices(self) -> list[int]:

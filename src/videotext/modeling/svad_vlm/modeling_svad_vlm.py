@@ -118,7 +118,9 @@ class SvadVlmGmhraBlock(nn.Module):
             side = math.isqrt(tokens - 1)
             if side * side != tokens - 1:
                 raise ValueError(f"GMHRA position encoding needs a square patch grid, got {tokens - 1} patch tokens")
-            patches = frame_tokens[:, :, 1:].reshape(batch, frames, side, side, width).permute(0, 4, 1, 2, 3)  # (B, D, T, h, w)
+            patches = (
+                frame_tokens[:, :, 1:].reshape(batch, frames, side, side, width).permute(0, 4, 1, 2, 3)
+            )  # (B, D, T, h, w)
             patches = patches + self.dpe(patches)
             patches = patches.permute(0, 2, 3, 4, 1).reshape(batch, frames, tokens - 1, width)  # (B, T, M, D)
             frame_tokens = torch.cat([frame_tokens[:, :, :1], patches], dim=2)  # (B, T, 1 + M, D)
@@ -440,7 +442,9 @@ class SvadVlmForConditionalGeneration(SvadVlmPreTrainedModel, GenerationMixin):
         order = torch.sort(mask, dim=1, stable=True).indices  # (B, n_q + S)
         embeds = embeds.gather(1, order[..., None].expand(-1, -1, embeds.shape[-1]))
         mask = mask.gather(1, order)
-        generation_config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
+        generation_config = copy.deepcopy(
+            generation_config if generation_config is not None else self.generation_config
+        )
         model_kwargs = generation_config.update(**generate_kwargs)
         if generation_config.pad_token_id is None and generation_config.eos_token_id is not None:
             eos = generation_config.eos_token_id
