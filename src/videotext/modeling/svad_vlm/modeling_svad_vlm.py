@@ -110,6 +110,7 @@ class SvadVlmGmhraBlock(nn.Module):
         self.norm_mlp = nn.LayerNorm(width)
         hidden = int(round(width * mlp_ratio))
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, width))
+        self.attn.out_proj._zero_init = self.mlp[-1]._zero_init = True  # read by `_init_weights`
 
     def forward(self, global_token: torch.Tensor, frame_tokens: torch.Tensor) -> torch.Tensor:
         """`global_token (B, 1, D)`, `frame_tokens (B, T, 1 + M, D)` ([CLS; square patch grid]) -> `(B, 1, D)`."""
@@ -209,7 +210,10 @@ class SvadVlmPreTrainedModel(PreTrainedModel):
         """Initialise SVAD-VLM's own modules; the towers (sub-`PreTrainedModel`s) initialise themselves."""
         std = self.config.initializer_range
         if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if getattr(module, "_zero_init", False):  # a fresh GMHRA block passes the global token through
+                nn.init.zeros_(module.weight)
+            else:
+                nn.init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
@@ -227,11 +231,6 @@ class SvadVlmPreTrainedModel(PreTrainedModel):
                 nn.init.normal_(module.frame_position_embeddings, mean=0.0, std=std)
         elif isinstance(module, SvadVlmForConditionalGeneration):
             nn.init.normal_(module.query_tokens, mean=0.0, std=std)
-        if isinstance(module, SvadVlmGmhraBlock):  # after its children: a fresh block is the identity
-            nn.init.zeros_(module.attn.out_proj.weight)
-            nn.init.zeros_(module.attn.out_proj.bias)
-            nn.init.zeros_(module.mlp[-1].weight)
-            nn.init.zeros_(module.mlp[-1].bias)
 
 
 class SvadVlmForConditionalGeneration(SvadVlmPreTrainedModel, GenerationMixin):
