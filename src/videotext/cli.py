@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("videotext.datasets_scripts.synthetic:cli_main"))
 
     p = sub.add_parser("prepare", help="build a DatasetDict from a dataset's official raw files")
-    p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, synthetic)")
+    p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, synthetic, svad, youku)")
     p.add_argument("--data-dir", required=True, help="folder with the official raw files")
     p.add_argument("--out", required=True, help="where DatasetDict.save_to_disk writes")
     p.add_argument(
@@ -50,6 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video-dir", default=None, help="video folder when it is not inside --data-dir")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="also publish the dataset as parquet")
     p.set_defaults(func=_lazy("videotext.datasets_scripts:cli_prepare"))
+
+    p = sub.add_parser("keywords", help="fill a prepared dataset's `keywords` column from its descriptions")
+    p.add_argument("dataset", help="folder written by `videotext prepare` or `videotext synth`")
+    p.add_argument("--out", required=True, help="where the DatasetDict with keywords is saved")
+    p.add_argument("--model", default=None, help="local causal LM folder: keywords by LLM (default: heuristic)")
+    p.add_argument("--max-document-share", type=float, default=0.5,
+                   help="heuristic: words in more than this share of the annotations are template words")
+    p.set_defaults(func=_lazy("videotext.text_stats:cli_keywords"))
+
+    p = sub.add_parser("stats", help="SVAD-paper dataset statistics (Table 1 / 3) and Figure 2 / 4 style PNGs")
+    p.add_argument("dataset", help="folder written by `videotext prepare` or `videotext synth`")
+    p.add_argument("--out", required=True, help="folder for stats.json and the PNG files")
+    p.add_argument("--split", default=None, help="one split (default: all)")
+    p.add_argument("--text", default="auto", choices=("auto", "description", "captions"),
+                   help="annotations: descriptions where present (auto), descriptions, or captions")
+    p.set_defaults(func=_lazy("videotext.text_stats:cli_stats"))
 
     p = sub.add_parser("train", help="train a recipe (also under `accelerate launch -m videotext train ...`)")
     p.add_argument("recipe", nargs="?", help="recipe name (see `videotext train --list`) or path to a YAML file")
@@ -77,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("captions", "description"),
         help="captioning references: the clips' captions (default) or their fine-grained descriptions",
     )
+    p.add_argument("--judge", default=None, metavar="LM",
+                   help="local causal LM folder: also score correctness / detail / temporal / context (0-5)")
     p.set_defaults(func=_lazy("videotext.inference:cli_eval"))
 
     p = sub.add_parser("caption", help="caption video files")

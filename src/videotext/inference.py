@@ -161,9 +161,11 @@ def evaluate_captioner(
     return_predictions: bool = False,
     progress: bool = False,
     accelerator=None,
+    judge=None,
     **generate_kwargs: Any,
 ):
-    """Caption every clip of a dataset split and score against all its reference captions (coco-caption).
+    """Caption every clip of a dataset split and score against all its reference captions (coco-caption); with a
+    `judge` (`evaluation.llm_judge`: a callable prompt -> answer) also the LLM-judge scores (`llm_judge`).
 
     On a synthetic split the metrics also hold `synthetic_facts`: the share of clips whose caption names the right
     shape, colour, size, first / second event and both events in order (`evaluation.synthetic_facts`). With an
@@ -198,6 +200,10 @@ def evaluate_captioner(
             model_num_frames(model)), visual_words=VISUAL_KEYWORDS if truths is not None else None,
             batch_size=batch_size)  # fmt: skip
         metrics["keyword_fill"] = summarize_keyword_fill(_gather(answers, accelerator), len(rows))
+    if judge is not None:
+        from .evaluation.llm_judge import llm_judge_scores
+
+        metrics["llm_judge"] = llm_judge_scores(predictions, references, judge)
     return (metrics, predictions) if return_predictions else metrics
 
 
@@ -289,6 +295,7 @@ def evaluate(
     generate_kwargs: dict | None = None,
     progress: bool = False,
     accelerator=None,
+    judge=None,
 ) -> dict:
     """Score `model` on a split by its method's task (the method table): captioners with coco-caption (and the
     synthetic facts on a synthetic split), retrievers with text-to-video / video-to-text recalls (`protocol`,
@@ -298,7 +305,7 @@ def evaluate(
     common = dict(load_frames=load_frames, batch_size=batch_size, limit=limit, progress=progress, accelerator=accelerator)
     with torch.no_grad():
         if method_for_config(model.config).task == "captioning":
-            return evaluate_captioner(model, processor, split, **common, **(generate_kwargs or {}))
+            return evaluate_captioner(model, processor, split, judge=judge, **common, **(generate_kwargs or {}))
         return evaluate_retriever(model, processor, split, protocol=protocol, dsl=dsl, **common)
 
 
@@ -331,6 +338,7 @@ def cli_eval(args) -> int:
         dsl=args.dsl,
         generate_kwargs={"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens},
         progress=True,
+        judge=_judge(getattr(args, "judge", None)),
     )
     report = {
         "model": args.model,
@@ -352,6 +360,14 @@ def cli_eval(args) -> int:
         print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
     print(f"wrote {out}")
     return 0
+
+
+def _judge(path: str | None):
+    if not path:
+        return None
+    from .evaluation.llm_judge import LocalCausalLMJudge
+
+    return LocalCausalLMJudge(path)
 
 
 def cli_caption(args) -> int:

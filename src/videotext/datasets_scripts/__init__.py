@@ -55,8 +55,10 @@ BUILDERS: dict[str, _LazyBuilder] = {
     "cc3m": _LazyBuilder("cc3m:build_cc3m"),
     "folder": _LazyBuilder("folder:build_folder"),
     "synthetic": _LazyBuilder("synthetic_builder:build_synthetic"),
+    "svad": _LazyBuilder("svad:build_svad"),
+    "youku": _LazyBuilder("youku:build_youku"),
 }
-_ALIASES = {"msr-vtt": "msrvtt", "msr_vtt": "msrvtt", "youtube2text": "msvd", "gcc": "cc3m", "videofolder": "folder"}
+_ALIASES = {"youku-mplug": "youku", "youku_mplug": "youku", "msr-vtt": "msrvtt", "msr_vtt": "msrvtt", "youtube2text": "msvd", "gcc": "cc3m", "videofolder": "folder"}
 
 
 def _canonical(name: str) -> str:
