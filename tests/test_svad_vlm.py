@@ -327,3 +327,27 @@ def test_synthetic_keywords_are_content_words():
         assert not {"that", "starts", "plain", "the", "half", "clip", "frame"} & set(spec["keywords"])
         assert all(k in words for k in spec["keywords"])
         assert {spec["size"], spec["shape"]} <= VISUAL_KEYWORDS
+
+
+def test_gradient_checkpointing_and_lora_on_the_language_model(model, processor, videos):
+    from videotext.training.lora import apply_lora
+
+    batch = processor(videos=videos, text=TEXTS, keywords=KEYWORDS, return_labels=True)
+    plain = copy.deepcopy(model).train()
+    checkpointed = copy.deepcopy(model).train()
+    checkpointed.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    torch.manual_seed(0)  # the same dropout masks (checkpointing replays the RNG state)
+    a = plain(**batch).loss
+    torch.manual_seed(0)
+    b = checkpointed(**batch).loss
+    a.backward()
+    b.backward()
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(plain.query_tokens.grad, checkpointed.query_tokens.grad)
+
+    lora = apply_lora(copy.deepcopy(model).train(), prefix="language_model", r=4, alpha=8, dropout=0.0,
+                      include_lm_head=False, modules_to_save=[], train_non_llm=True)  # fmt: skip
+    trainable = {n for n, p in lora.named_parameters() if p.requires_grad}
+    assert any("lora_" in n for n in trainable)
+    assert not any(n.startswith("language_model") and "lora_" not in n for n in trainable)  # the LLM stays frozen
+    lora(**batch).loss.backward()

@@ -95,15 +95,24 @@ def load_dataset_for_recipe(data_cfg: dict, progress: bool = True):
 
 
 def _concatenate(dicts):
-    """Several DatasetDicts (e.g. WebVid + CC3M) -> one, split by split, on the columns they share."""
+    """Several DatasetDicts (e.g. WebVid + CC3M, SVAD + Youku-mPLUG) -> one, split by split. A column some parts lack
+    (`description`, `keywords`, `nouns`, ...) is kept, empty (null) in the parts without it."""
     import datasets
 
     out = {}
     for split in sorted(set().union(*(d.keys() for d in dicts))):
         parts = [d[split] for d in dicts if split in d]
-        common = set(parts[0].column_names).intersection(*(p.column_names for p in parts[1:]))
-        parts = [p.select_columns([c for c in p.column_names if c in common]) for p in parts]
-        out[split] = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+        features = {}
+        for part in parts:
+            for name, feature in part.features.items():
+                features.setdefault(name, feature)
+        filled = []
+        for part in parts:
+            for name in features:
+                if name not in part.column_names:
+                    part = part.add_column(name, [None] * len(part), feature=features[name])
+            filled.append(part.select_columns(list(features)))
+        out[split] = datasets.concatenate_datasets(filled) if len(filled) > 1 else filled[0]
     return datasets.DatasetDict(out)
 
 

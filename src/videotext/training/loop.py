@@ -248,6 +248,9 @@ def train(
     if main and not snapshot.is_dir():
         processor.save_pretrained(str(snapshot))
 
+    if tr["gradient_checkpointing"]:
+        # non-reentrant: frozen towers (LoRA, freeze) still pass gradients to what follows them
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora_cfg = recipe["lora"]
     if lora_cfg["enabled"]:
         from .lora import apply_lora

@@ -30,7 +30,8 @@ Schema (see `DEFAULTS` for every default)::
     train:
       batch_size, gradient_accumulation_steps, mixed_precision (no|fp16|bf16), max_grad_norm,
       optimizer (adam|adamw), weight_decay, betas, eps, max_steps (global cap), checkpoint_every,
-      keep_checkpoints, eval_every, log_every, report_to,
+      keep_checkpoints, eval_every, log_every, report_to, gradient_checkpointing (bool: the towers recompute
+      activations in the backward pass),
       cpu_processes                # >1: on a host without accelerators `train` starts this many single-thread
                                    # data-parallel processes (accelerate launch); batch_size is then the global batch
       stages: [{name, objective, epochs | max_steps, lr, schedule: {name, ...}, freeze: [regex],
@@ -102,6 +103,7 @@ DEFAULTS: dict[str, Any] = {
         "log_every": 10,
         "report_to": [],
         "cpu_processes": 1,
+        "gradient_checkpointing": False,
         "stages": [],
     },
     "lora": {
@@ -408,6 +410,7 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
     for key in ("max_steps", "eval_every"):
         v = tr[key]
         _check(v is None or (_is_int(v) and v > 0), name, f"train.{key}", f"must be null or an int > 0, got {v!r}")
+    _check(isinstance(tr["gradient_checkpointing"], bool), name, "train.gradient_checkpointing", "must be a bool")
     _check(tr["mixed_precision"] in PRECISIONS, name, "train.mixed_precision", f"must be one of {PRECISIONS}")
     _check(
         tr["optimizer"] in OPTIMIZERS, name, "train.optimizer", f"must be one of {OPTIMIZERS}, got {tr['optimizer']!r}"
