@@ -351,3 +351,22 @@ def test_gradient_checkpointing_and_lora_on_the_language_model(model, processor,
     assert any("lora_" in n for n in trainable)
     assert not any(n.startswith("language_model") and "lora_" not in n for n in trainable)  # the LLM stays frozen
     lora(**batch).loss.backward()
+
+
+def test_caption_command_takes_a_prompt(model, processor, tmp_path, capsys):
+    from videotext.cli import main
+    from videotext.processing.video_writer import write_video
+
+    model.save_pretrained(tmp_path / "model")
+    processor.save_pretrained(tmp_path / "model")
+    clip = write_video(tmp_path / "clip.mp4", np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), np.uint8))
+    prompt = processor.keyword_prompt_for(TEXTS[0], "red")
+    assert main(["caption", str(tmp_path / "model"), str(clip), "--prompt", prompt, "--max-new-tokens", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{clip}\t")
+    # the same words as generating from that prompt directly
+    from videotext.processing import load_video
+
+    frames = load_video(clip, num_frames=3).frames
+    ids = model.generate(**processor(videos=[frames], text=[prompt]), max_new_tokens=3, do_sample=False)
+    assert printed.strip().split("\t", 1)[-1] == processor.batch_decode(ids)[0]
