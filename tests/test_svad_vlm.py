@@ -370,3 +370,14 @@ def test_caption_command_takes_a_prompt(model, processor, tmp_path, capsys):
     frames = load_video(clip, num_frames=3).frames
     ids = model.generate(**processor(videos=[frames], text=[prompt]), max_new_tokens=3, do_sample=False)
     assert printed.strip().split("\t", 1)[-1] == processor.batch_decode(ids)[0]
+
+
+def test_keyword_only_step_skips_the_description_pass(model, processor, videos):
+    batch = processor(videos=videos, text=TEXTS, keywords=KEYWORDS, return_labels=True)
+    keyword_only = copy.deepcopy(model)
+    keyword_only.config.use_description_loss = False
+    with torch.no_grad():
+        full, alone = model(**batch), keyword_only(**batch)
+    assert alone.logits is None and alone.description_loss is None
+    torch.testing.assert_close(alone.keyword_loss, full.keyword_loss)
+    torch.testing.assert_close(alone.loss, 5.0 * full.keyword_loss)

@@ -73,7 +73,7 @@ class _SvadVlmOutputFields(ModelOutput):
         description_loss (`torch.FloatTensor` of shape `()`): Ld of Eq. 9, mean cross entropy over target tokens.
         keyword_loss (`torch.FloatTensor` of shape `()`): Lk of Eq. 9 (the blanked keyword's tokens).
         logits (`torch.FloatTensor` of shape `(batch, num_query_tokens + seq, vocab)`): LLM logits of the
-            description / prompt pass (query positions included).
+            description / prompt pass (query positions included); None in a keyword-only training step.
         keyword_logits (`torch.FloatTensor` of shape `(batch, num_query_tokens + keyword_seq, vocab)`): the keyword pass.
         query_embeds (`torch.FloatTensor` of shape `(batch, num_query_tokens, llm_hidden)`): aligned queries (Eq. 11).
         visual_features (`torch.FloatTensor` of shape `(batch, 1 + frames * tokens, vision_hidden)`): Z_vis (Eq. 5).
@@ -373,18 +373,21 @@ class SvadVlmForConditionalGeneration(SvadVlmPreTrainedModel, GenerationMixin):
 
         config = self.config
         want_description = labels is not None and config.use_description_loss
-        out = self.language_model(
-            inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=use_cache,
-            logits_to_keep=0 if want_description else logits_to_keep, return_dict=True,
-            **{CACHE_NAME: cache}, **lm_kwargs,
-        )  # fmt: skip
-        logits = out.logits  # (B, n_q + S, V)
+        want_keyword = keyword_labels is not None and config.use_keyword_loss
+        out = logits = None
         description_loss = keyword_loss = keyword_logits = None
+        if want_description or not (labels is not None and want_keyword):  # a keyword-only step skips this pass
+            out = self.language_model(
+                inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, use_cache=use_cache,
+                logits_to_keep=0 if want_description else logits_to_keep, return_dict=True,
+                **{CACHE_NAME: cache}, **lm_kwargs,
+            )  # fmt: skip
+            logits = out.logits  # (B, n_q + S, V)
         if want_description:
             description_loss = self._task_loss(
                 logits, labels, self._keep(data_source_ids, config.auxiliary_description_task)
             )
-        if keyword_labels is not None and config.use_keyword_loss:
+        if want_keyword:
             if queries is None:
                 raise ValueError("the keyword loss needs `pixel_values_videos`")
             k_embeds, k_mask = self._merge(queries, keyword_input_ids, keyword_attention_mask)
@@ -404,7 +407,7 @@ class SvadVlmForConditionalGeneration(SvadVlmPreTrainedModel, GenerationMixin):
             keyword_logits=keyword_logits,
             query_embeds=queries,
             visual_features=visual,
-            **{CACHE_NAME: getattr(out, CACHE_NAME, None)},
+            **{CACHE_NAME: getattr(out, CACHE_NAME, None) if out is not None else None},
         )
         return output if return_dict else output.to_tuple()
 
