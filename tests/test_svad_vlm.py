@@ -381,3 +381,24 @@ def test_keyword_only_step_skips_the_description_pass(model, processor, videos):
     assert alone.logits is None and alone.description_loss is None
     torch.testing.assert_close(alone.keyword_loss, full.keyword_loss)
     torch.testing.assert_close(alone.loss, 5.0 * full.keyword_loss)
+
+
+def test_from_pretrained_backbones_loads_local_folders(tokenizer, tmp_path):
+    from transformers import Blip2QFormerConfig, Blip2QFormerModel, GPT2Config, GPT2LMHeadModel, ViTConfig, ViTModel
+
+    torch.manual_seed(0)
+    vit = ViTModel(ViTConfig(image_size=16, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64), add_pooling_layer=False)  # fmt: skip
+    lm = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=1, n_head=2, n_positions=64))
+    qformer = Blip2QFormerModel(Blip2QFormerConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                   intermediate_size=64, encoder_hidden_size=32))  # fmt: skip
+    for name, module in (("vit", vit), ("lm", lm), ("qformer", qformer)):
+        module.save_pretrained(tmp_path / name)
+    model = SvadVlmForConditionalGeneration.from_pretrained_backbones(
+        vision=str(tmp_path / "vit"), text=str(tmp_path / "lm"), qformer=str(tmp_path / "qformer"),
+        num_frames=2, num_gmhra_layers=1, num_query_tokens=4,
+    )  # fmt: skip
+    for mine, theirs in ((model.vision_model, vit), (model.language_model, lm), (model.qformer, qformer)):
+        for (name, a), b in zip(mine.state_dict().items(), theirs.state_dict().values()):
+            assert torch.equal(a, b), name
+    assert model.config.text_config.n_embd == 32 and len(model.visual_alignment.projections) == 2
