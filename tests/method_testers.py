@@ -64,4 +64,11 @@ TESTERS: dict[str, MethodTester] = {
         model.commonsense_config.n_head=2 model.config.projection_dim=32 model.config.fusion_num_heads=2
         model.config.freeze_clip_text_model=true""",
     ),
+    "svad_vlm": MethodTester(
+        "svad_vlm",
+        """data.num_frames=2 model.vision_config.hidden_size=32 model.vision_config.num_attention_heads=2
+        model.vision_config.intermediate_size=64 model.qformer_config.hidden_size=32
+        model.qformer_config.num_attention_heads=2 model.qformer_config.intermediate_size=64 model.text_config.n_embd=32
+        model.text_config.n_head=2 model.config.num_query_tokens=4""",
+    ),
 }

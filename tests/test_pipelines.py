@@ -369,8 +369,10 @@ def test_captions_equal_generate_and_kwargs_pass_through(exported, clips, array_
     texts, _ = expect("two_sequences", clips["blue_square"])
     assert len(texts) == 2
     short_texts, short_ids = expect("short", clips["red_circle"])
-    assert short_ids.shape[-1] <= 2  # max_new_tokens=2 reached generate (re-tokenizing the text could give more:
-    # a random tiny model may emit "##" continuation pieces that decode glued to the word before)
+    assert short_ids.shape[-1] <= 2
+    # two generated tokens are at most two words (re-tokenizing the text is no measure: a random tiny model may start
+    # with a WordPiece continuation such as "##ow", which decodes to text that tokenizes differently)
+    assert len(short_texts[0].split()) <= 2
     expect("array", np.load(array_file))
     batch = _result(child_results, method, "batch")
     assert batch == [[{"generated_text": reference_captions(e, v, max_new_tokens=5)[0][0]}]

@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("videotext.datasets_scripts.synthetic:cli_main"))
 
     p = sub.add_parser("prepare", help="build a DatasetDict from a dataset's official raw files")
-    p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, v2c, synthetic)")
+    p.add_argument(
+        "dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, v2c, synthetic, svad, youku)"
+    )
     p.add_argument("--data-dir", required=True, help="folder with the official raw files")
     p.add_argument("--out", required=True, help="where DatasetDict.save_to_disk writes")
     p.add_argument(
@@ -59,6 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_lazy("videotext.datasets_scripts:cli_prepare"))
 
+    p = sub.add_parser("keywords", help="fill a prepared dataset's `keywords` column from its descriptions")
+    p.add_argument("dataset", help="folder written by `videotext prepare` or `videotext synth`")
+    p.add_argument("--out", required=True, help="where the DatasetDict with keywords is saved")
+    p.add_argument("--model", default=None, help="local causal LM folder: keywords by LLM (default: heuristic)")
+    p.add_argument("--max-document-share", type=float, default=0.5,
+                   help="heuristic: words in more than this share of the annotations are template words")
+    p.set_defaults(func=_lazy("videotext.text_stats:cli_keywords"))
+
+    p = sub.add_parser("stats", help="SVAD-paper dataset statistics (Table 1 / 3) and Figure 2 / 4 style PNGs")
+    p.add_argument("dataset", help="folder written by `videotext prepare` or `videotext synth`")
+    p.add_argument("--out", required=True, help="folder for stats.json and the PNG files")
+    p.add_argument("--split", default=None, help="one split (default: all)")
+    p.add_argument("--text", default="auto", choices=("auto", "description", "captions"),
+                   help="annotations: descriptions where present (auto), descriptions, or captions")
+    p.set_defaults(func=_lazy("videotext.text_stats:cli_stats"))
+
     p = sub.add_parser("train", help="train a recipe (also under `accelerate launch -m videotext train ...`)")
     p.add_argument("recipe", nargs="?", help="recipe name (see `videotext train --list`) or path to a YAML file")
     p.add_argument("--output-dir", required=False, help="run folder: checkpoints, metrics.json, final model")
@@ -79,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--protocol", default=None, help="retrieval protocol: first-caption (MSR-VTT 1k-A/1k-B) or all-captions (MSVD)"
     )
     p.add_argument("--dsl", action="store_true", help="also report dual-softmax re-ranked retrieval metrics")
+    p.add_argument(
+        "--references",
+        default="captions",
+        choices=("captions", "description"),
+        help="captioning references: the clips' captions (default) or their fine-grained descriptions",
+    )
+    p.add_argument("--judge", default=None, metavar="LM",
+                   help="local causal LM folder: also score correctness / detail / temporal / context (0-5)")
     p.set_defaults(func=_lazy("videotext.inference:cli_eval"))
 
     p = sub.add_parser("caption", help="caption video files")
@@ -89,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--max-new-tokens", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompt", default=None, help="text prompt for methods that generate from one (e.g. svad_vlm)")
     p.set_defaults(func=_lazy("videotext.inference:cli_caption"))
 
     p = sub.add_parser("index", help="embed a video collection for search")

@@ -104,14 +104,17 @@ def _load_clip(model, row: dict, load_frames: FrameLoader) -> dict[str, Any]:
     return (entry.input_loader if entry is not None else load_frames_input)(row, load_frames)
 
 
-def _processed(model, processor, per_clip: list[dict[str, Any]]) -> dict[str, Any]:
+def _processed(model, processor, per_clip: list[dict[str, Any]], prompt: str | None = None) -> dict[str, Any]:
     kwargs = {key: [clip[key] for clip in per_clip] for key in per_clip[0]}
+    if prompt is not None:
+        kwargs["text"] = [prompt] * len(per_clip)
     return _model_inputs(model, processor(**kwargs, return_tensors="pt"))
 
 
-def _clip_inputs(model, processor, rows: Sequence[dict], load_frames: FrameLoader) -> dict[str, Any]:
-    """The processor's inputs for a batch of clips, as model inputs."""
-    return _processed(model, processor, [_load_clip(model, row, load_frames) for row in rows])
+def _clip_inputs(model, processor, rows: Sequence[dict], load_frames: FrameLoader, prompt: str | None = None):
+    """The processor's inputs for a batch of clips, as model inputs; `prompt` goes in as `text` (for methods that
+    generate from a prompt)."""
+    return _processed(model, processor, [_load_clip(model, row, load_frames) for row in rows], prompt)
 
 
 def _accepted(fn, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -158,10 +161,12 @@ def caption_rows(
     batch_size: int = 16,
     progress: bool = False,
     commonsense: list | None = None,
+    prompt: str | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
     """Caption each row (`video_path`, optional `start`/`end`); returns one caption per row. A `commonsense` list
-    receives, for a model with commonsense sub-decoders (`has_commonsense`), one `{aspect: text}` per row."""
+    receives, for a model with commonsense sub-decoders (`has_commonsense`), one `{aspect: text}` per row.
+    `prompt`: a text prompt for every clip (given to the processor as `text`; for methods that generate from one)."""
     load_frames = load_frames or default_frame_loader(model_num_frames(model))
     generate_kwargs.setdefault("max_new_tokens", 30)
     if commonsense is not None and has_commonsense(model):
@@ -170,7 +175,7 @@ def caption_rows(
     bar = tqdm(total=len(rows), desc="captioning", unit="video", disable=not progress)
     for batch in _batches(rows, batch_size):
         # everything the processor returns (a prompt's ids too, for a method whose processor adds one)
-        inputs = _clip_inputs(model, processor, batch, load_frames)
+        inputs = _clip_inputs(model, processor, batch, load_frames, prompt=prompt)
         ids = model.generate(**inputs, **generate_kwargs)
         if generate_kwargs.get("return_commonsense"):
             commonsense += processor.decode_commonsense(ids)
@@ -192,14 +197,17 @@ def evaluate_captioner(
     return_predictions: bool = False,
     progress: bool = False,
     accelerator=None,
+    judge=None,
     **generate_kwargs: Any,
 ):
-    """Caption every clip of a dataset split and score against all its reference captions (coco-caption).
+    """Caption every clip of a dataset split and score against all its reference captions (coco-caption); with a
+    `judge` (`evaluation.llm_judge`: a callable prompt -> answer) also the LLM-judge scores (`llm_judge`).
 
     On a synthetic split the metrics also hold `synthetic_facts`: the share of clips whose caption names the right
     shape, colour, size, first / second event and both events in order (`evaluation.synthetic_facts`). With an
     accelerator of several processes each captions its share of the clips; every process gets the metrics."""
     from .evaluation import caption_metrics
+    from .evaluation.keyword_fill import keyword_fill_answers, summarize_keyword_fill, supports_keyword_fill
     from .evaluation.synthetic_facts import synthetic_caption_facts, synthetic_truths_for
 
     rows = _rows(split, limit)
@@ -223,6 +231,19 @@ def evaluate_captioner(
         metrics["synthetic_facts"] = synthetic_caption_facts(captions, truths)
     if commonsense is not None:
         metrics.update(_commonsense_metrics(rows, _gather(commonsense, accelerator)))
+    if supports_keyword_fill(processor, rows):
+        # the keyword fill-in task (SVAD-VLM): on a synthetic split only visual words are blanked
+        from .datasets_scripts.synthetic import VISUAL_KEYWORDS
+
+        mine = _shard(rows, accelerator)
+        answers = keyword_fill_answers(model, processor, mine, load_frames or default_frame_loader(
+            model_num_frames(model)), visual_words=VISUAL_KEYWORDS if truths is not None else None,
+            batch_size=batch_size)  # fmt: skip
+        metrics["keyword_fill"] = summarize_keyword_fill(_gather(answers, accelerator), len(rows))
+    if judge is not None:
+        from .evaluation.llm_judge import llm_judge_scores
+
+        metrics["llm_judge"] = llm_judge_scores(predictions, references, judge)
     return (metrics, predictions) if return_predictions else metrics
 
 
@@ -360,6 +381,7 @@ def evaluate(
     generate_kwargs: dict | None = None,
     progress: bool = False,
     accelerator=None,
+    judge=None,
 ) -> dict:
     """Score `model` on a split by its method's task (the method table): captioners with coco-caption (and the
     synthetic facts on a synthetic split), retrievers with text-to-video / video-to-text recalls (`protocol`,
@@ -369,7 +391,7 @@ def evaluate(
     common = dict(load_frames=load_frames, batch_size=batch_size, limit=limit, progress=progress, accelerator=accelerator)
     with torch.no_grad():
         if method_for_config(model.config).task == "captioning":
-            return evaluate_captioner(model, processor, split, **common, **(generate_kwargs or {}))
+            return evaluate_captioner(model, processor, split, judge=judge, **common, **(generate_kwargs or {}))
         return evaluate_retriever(model, processor, split, protocol=protocol, dsl=dsl, **common)
 
 
@@ -395,6 +417,10 @@ def cli_eval(args) -> int:
     if args.split not in dataset:
         raise SystemExit(f"videotext eval: split {args.split!r} not in {args.dataset} (has {list(dataset)})")
     split = dataset[args.split]
+    if getattr(args, "references", "captions") != "captions":
+        from .training.data import with_targets
+
+        split = with_targets(split, args.references)
     metrics = evaluate(
         model,
         processor,
@@ -404,11 +430,13 @@ def cli_eval(args) -> int:
         dsl=args.dsl,
         generate_kwargs={"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens},
         progress=True,
+        judge=_judge(getattr(args, "judge", None)),
     )
     report = {
         "model": args.model,
         "dataset": args.dataset,
         "split": args.split,
+        "references": getattr(args, "references", "captions"),
         "num_clips": len(split),
         "metrics": metrics,
     }
@@ -428,6 +456,14 @@ def cli_eval(args) -> int:
     return 0
 
 
+def _judge(path: str | None):
+    if not path:
+        return None
+    from .evaluation.llm_judge import LocalCausalLMJudge
+
+    return LocalCausalLMJudge(path)
+
+
 def cli_caption(args) -> int:
     from .processing import VideoDecodeError
 
@@ -441,7 +477,8 @@ def cli_caption(args) -> int:
     failed = 0
     for path in args.videos:
         try:
-            (caption,) = caption_rows(model, processor, [{"video_path": path}], **generate_kwargs)
+            (caption,) = caption_rows(model, processor, [{"video_path": path}], prompt=getattr(args, "prompt", None),
+                                      **generate_kwargs)  # fmt: skip
         except VideoDecodeError as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1

@@ -56,8 +56,10 @@ BUILDERS: dict[str, _LazyBuilder] = {
     "folder": _LazyBuilder("folder:build_folder"),
     "v2c": _LazyBuilder("v2c:build_v2c"),
     "synthetic": _LazyBuilder("synthetic_builder:build_synthetic"),
+    "svad": _LazyBuilder("svad:build_svad"),
+    "youku": _LazyBuilder("youku:build_youku"),
 }
-_ALIASES = {"msr-vtt": "msrvtt", "msr_vtt": "msrvtt", "youtube2text": "msvd", "gcc": "cc3m", "videofolder": "folder"}
+_ALIASES = {"youku-mplug": "youku", "youku_mplug": "youku", "msr-vtt": "msrvtt", "msr_vtt": "msrvtt", "youtube2text": "msvd", "gcc": "cc3m", "videofolder": "folder"}
 
 
 def _canonical(name: str) -> str:

@@ -7,7 +7,8 @@ are different clips with different captions. All annotations are true by constru
 
 - ``>= 5`` paraphrased captions per clip (the first one is the canonical caption), with per-caption
   ``nouns`` / ``verbs`` (exact words of that caption),
-- a fine-grained ``description`` (3 sentences) and its ``keywords`` (words of the description),
+- a fine-grained ``description`` (3 sentences) and its ``keywords`` (its content words: shape, colour, size,
+  position, background, motion),
 - V2C-style commonsense ``intention`` / ``effect`` / ``attribute`` derived from the events,
 - SVAD-style clip records (one-object clips ``primary``, two-object clips ``auxiliary``).
 
@@ -153,10 +154,25 @@ SECOND_CLAUSES = (
     ("beside {O}", []),
 )
 NUM_CAPTIONS = 7
-DESC_STOPWORDS = frozenset(
-    "a an the of on in it its to and then first second half clip during from toward about times one "
-    "until while with is at part frame".split()
-)
+# Words of an event in the description that name what happens (its keywords); the rest of the phrase is template.
+EVENT_KEYWORDS = {
+    "left": ("moves", "left"),
+    "right": ("moves", "right"),
+    "up": ("moves", "up"),
+    "down": ("moves", "down"),
+    "grow": ("grows",),
+    "shrink": ("shrinks",),
+    "spin": ("spins",),
+    "colour": ("changes",),  # + the target colour
+    "fade": ("fades",),
+}
+POSITION_WORDS = ("upper", "lower", "left", "right", "centre")
+# Keywords a viewer must SEE (shape, colour, size, motion): the description's other words never give them away.
+# "moves" / "changes" are left out: "it __ to the left" and "it __ colour from red to blue" tell them.
+VISUAL_KEYWORDS = frozenset(
+    (*SHAPES, *COLOURS, *BACKGROUNDS, *(w for ws in SIZE_SYNONYMS.values() for w in ws),
+     "left", "right", "up", "down", "grows", "shrinks", "spins", "fades")
+)  # fmt: skip
 
 
 def _event_name(event) -> str:
@@ -270,13 +286,13 @@ def _event_detail(event, colour_before: str) -> str:
     return {
         "left": "moves to the left",
         "right": "moves to the right",
-        "up": "moves up toward the top",
-        "down": "moves down toward the bottom",
-        "grow": "grows to about one and a half times its size",
-        "shrink": "shrinks to a little more than half its size",
-        "spin": "spins one full turn",
+        "up": "moves up",
+        "down": "moves down",
+        "grow": "grows in size",
+        "shrink": "shrinks in size",
+        "spin": "spins in place",
         "colour": f"changes colour from {colour_before} to {event[1] if isinstance(event, tuple) else ''}",
-        "fade": "fades out until it disappears",
+        "fade": "fades out of view",
     }[kind]
 
 
@@ -315,8 +331,22 @@ def _commonsense(spec: dict) -> dict:
     return {"intention": intention, "effect": effect, "attribute": attribute}
 
 
+def _description_keywords(spec: dict, text: str) -> list[str]:
+    """The content words of a description, in order of first mention: the object's size, colour and shape, its
+    position and the background colour, the still object's colour and shape, and each event's words (direction,
+    growth, spin, fade, target colour). Template words ("starts", "plain", "that", "half", ...) are never keywords."""
+    content = {spec["size"], spec["colour"], spec["shape"], spec["background"], *POSITION_WORDS}
+    if spec.get("second") is not None:
+        content |= {"small", spec["second"]["colour"], spec["second"]["shape"], "still"}
+    for event in spec["events"]:
+        content |= set(EVENT_KEYWORDS[_event_name(event)])
+        if isinstance(event, tuple):
+            content.add(event[1])
+    return list(dict.fromkeys(w for w in _words(text) if w in content))
+
+
 def make_description(spec: dict) -> tuple[str, list[str]]:
-    """Fine-grained 3-sentence description and its keywords (content words of the description)."""
+    """Fine-grained 3-sentence description and its keywords (the content words a keyword extractor returns)."""
     x0, y0 = spec["start"]
     first = f"A {spec['size']} {spec['colour']} {spec['shape']} starts {_position_phrase(x0, y0)} on a plain {spec['background']} background"
     if spec.get("second") is not None:
@@ -330,8 +360,7 @@ def make_description(spec: dict) -> tuple[str, list[str]]:
         f"{first}. During the first half of the clip it {_event_detail(e1, spec['colour'])}. "
         f"During the second half it {_event_detail(spec['events'][1], colour_mid)}."
     )
-    keywords = list(dict.fromkeys(w for w in _words(text) if w not in DESC_STOPWORDS))
-    return text, keywords
+    return text, _description_keywords(spec, text)
 
 
 # ----------------------------------------------------------------------------------------------- rendering

@@ -357,10 +357,13 @@ def _pipeline_snippet(repo: str, pipelines: list[str], call: str) -> str:
 
 
 def _trainer_snippet(repo: str, auto_class: str, tmethod) -> str:
+    from videotext.datasets_scripts.common import OPTIONAL_COLUMNS
     from videotext.training.methods import PER_CAPTION_COLUMNS
 
     args = ['videos=[row["video_path"] for row in rows]', 'text=[row["captions"][0] for row in rows]']
     for column in tmethod.columns if tmethod else ():
+        if column not in OPTIONAL_COLUMNS:  # a training item's own value (SVAD-VLM's sample_seed), not a dataset column
+            continue
         index = "[0]" if column in PER_CAPTION_COLUMNS else ""
         args.append(f'{column}=[row["{column}"]{index} for row in rows]')
     args += [f"{k}={v!r}" for k, v in (tmethod.processor_kwargs if tmethod else {}).items()]

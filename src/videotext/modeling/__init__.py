@@ -92,6 +92,8 @@ _BUILT_IN = (
            "DualAlignVideoProcessor", "retrieval"),
     Method("clip4videocap", f"{__name__}.clip4videocap", "Clip4VideoCapConfig", "Clip4VideoCapForConditionalGeneration",
            "Clip4VideoCapProcessor", "Clip4VideoCapVideoProcessor", "captioning"),
+    Method("svad_vlm", f"{__name__}.svad_vlm", "SvadVlmConfig", "SvadVlmForConditionalGeneration", "SvadVlmProcessor",
+           "SvadVlmVideoProcessor", "captioning"),
 )  # fmt: skip
 for _method in _BUILT_IN:
     METHODS[_method.model_type] = _method

@@ -34,6 +34,7 @@ __all__ = [
     "build_train_dataloader",
     "load_dataset_for_recipe",
     "synthetic_cache_dir",
+    "with_targets",
 ]
 
 
@@ -94,16 +95,69 @@ def load_dataset_for_recipe(data_cfg: dict, progress: bool = True):
 
 
 def _concatenate(dicts):
-    """Several DatasetDicts (e.g. WebVid + CC3M) -> one, split by split, on the columns they share."""
+    """Several DatasetDicts (e.g. WebVid + CC3M, SVAD + Youku-mPLUG) -> one, split by split. A column some parts lack
+    (`description`, `keywords`, `nouns`, ...) is kept, empty (null) in the parts without it."""
     import datasets
 
     out = {}
     for split in sorted(set().union(*(d.keys() for d in dicts))):
         parts = [d[split] for d in dicts if split in d]
-        common = set(parts[0].column_names).intersection(*(p.column_names for p in parts[1:]))
-        parts = [p.select_columns([c for c in p.column_names if c in common]) for p in parts]
-        out[split] = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+        features = {}
+        for part in parts:
+            for name, feature in part.features.items():
+                features.setdefault(name, feature)
+        filled = []
+        for part in parts:
+            for name in features:
+                if name not in part.column_names:
+                    part = part.add_column(name, [None] * len(part), feature=features[name])
+            filled.append(part.select_columns(list(features)))
+        out[split] = datasets.concatenate_datasets(filled) if len(filled) > 1 else filled[0]
     return datasets.DatasetDict(out)
+
+
+# ------------------------------------------------------------------------------------------------ targets
+TARGETS = ("captions", "description", "description+captions")
+
+
+def with_targets(split, targets: str = "captions"):
+    """The clips of `split` with the texts a model learns or is scored on (`data.targets`):
+
+    - "captions": the split as it is;
+    - "description": one row per clip with a non-empty `description`, `captions = [description]`,
+      `data_source = "primary"`;
+    - "description+captions": those rows, then every clip again with its short captions as `auxiliary` rows (SVAD-VLM's
+      mixed training: fine-grained descriptions as primary data, captions as auxiliary data; `data.source_weights`
+      sets the mix).
+
+    The per-caption `nouns` / `verbs` columns are dropped from a rewritten split (they describe the captions only).
+    """
+    import datasets
+
+    if targets not in TARGETS:
+        raise ValueError(f"data.targets must be one of {TARGETS}, got {targets!r}")
+    if targets == "captions":
+        return split
+    if "description" not in split.column_names:
+        raise ValueError(f"data.targets={targets!r} needs a `description` column (columns: {split.column_names})")
+    from .methods import PER_CAPTION_COLUMNS
+
+    split = split.remove_columns([c for c in PER_CAPTION_COLUMNS if c in split.column_names])
+    described = split.filter(lambda row: bool(row["description"] and row["description"].strip()))
+    if len(described) == 0:
+        raise ValueError("data.targets: no clip has a non-empty description")
+
+    def retarget(batch, as_description: bool):
+        size = len(batch["captions"])
+        if as_description:
+            batch["captions"] = [[d.strip()] for d in batch["description"]]
+        batch["data_source"] = ["primary" if as_description else "auxiliary"] * size
+        return batch
+
+    primary = described.map(retarget, batched=True, fn_kwargs={"as_description": True})
+    if targets == "description":
+        return primary
+    return datasets.concatenate_datasets([primary, split.map(retarget, batched=True, fn_kwargs={"as_description": False})])
 
 
 # ------------------------------------------------------------------------------------------------- frames
@@ -208,7 +262,7 @@ InputLoader = Callable[[dict, Callable[[dict], np.ndarray]], dict[str, Any]]
 
 class VideoTextDataset(torch.utils.data.Dataset):
     """One item per clip: `{"inputs": {processor inputs, default "videos": uint8 (T,H,W,3)}, "text": str,
-    "video_id", "index", <every other schema column present>}`.
+    "video_id", "index", "sample_seed", <every other schema column present>}`.
 
     Per-caption columns (`nouns`, `verbs`) are indexed by the sampled caption; per-clip columns (`keywords`,
     `description`, `intention`, `data_source`, ...) pass as they are. `load_inputs(row, load_frames)` is the method's
@@ -302,6 +356,9 @@ class VideoTextDataset(torch.utils.data.Dataset):
         text = row["captions"][k] if k is not None else ""
         item = {"inputs": self.load_inputs(row, load_frames), "text": text, "index": index}
         item["video_id"] = row.get("video_id", str(index))
+        # drawn after the frames, so the frames and captions other methods see are unchanged: a per-clip,
+        # per-epoch seed for a processor's own random choices (SVAD-VLM's blanked keyword)
+        item["sample_seed"] = int(rng.integers(2**31 - 1)) if rng is not None else int(index)
         for col in sorted(self._columns - {"video_id", "video_path", "captions", "start", "end"}):
             value = row[col]
             if col in PER_CAPTION_COLUMNS:

@@ -189,6 +189,7 @@ def train(
         build_train_dataloader,
         load_dataset_for_recipe,
         make_frame_loader,
+        with_targets,
     )
     from .methods import training_method
     from .model_factory import build_model_and_processor
@@ -243,8 +244,11 @@ def train(
     train_split = dataset[data_cfg["train_split"]]
     if data_cfg["max_train_clips"] and data_cfg["max_train_clips"] < len(train_split):
         train_split = train_split.select(range(data_cfg["max_train_clips"]))
+    train_split = with_targets(train_split, data_cfg["targets"])
     eval_cfg = recipe["eval"]
     eval_split = dataset[eval_cfg["split"]] if eval_cfg["split"] in dataset else None
+    if eval_split is not None and data_cfg["targets"] != "captions":
+        eval_split = with_targets(eval_split, "description")  # scored on the primary texts
     if eval_split is None and (eval_cfg["at_end"] or tr["eval_every"]):
         accelerator.print(
             f"warning: eval.split {eval_cfg['split']!r} not in the dataset ({list(dataset)}); no evaluation"
@@ -262,6 +266,9 @@ def train(
     if main and not snapshot.is_dir():
         processor.save_pretrained(str(snapshot))
 
+    if tr["gradient_checkpointing"]:
+        # non-reentrant: frozen towers (LoRA, freeze) still pass gradients to what follows them
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora_cfg = recipe["lora"]
     if lora_cfg["enabled"]:
         from .lora import apply_lora

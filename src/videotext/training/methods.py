@@ -149,4 +149,14 @@ TRAINING_METHODS.update(
         lora_prefix="language_model",
         tiny_recipe="clip4videocap-synthetic-tiny",
     ),
+    svad_vlm=TrainingMethod(
+        "svad_vlm",
+        objectives=_loss_term_objectives(("description", "keyword"), "use_{}_loss"),  # Ld, Lk of Eq. 10
+        default_objective="description+keyword",
+        tokenizers={"tokenizer": _DECODER},
+        columns=("keywords", "data_source", "sample_seed"),
+        processor_kwargs={"return_labels": True},
+        lora_prefix="language_model",
+        tiny_recipe="svad-vlm-synthetic-tiny",
+    ),
 )

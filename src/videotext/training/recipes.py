@@ -12,8 +12,8 @@ Schema (see `DEFAULTS` for every default)::
     model:
       pretrained: bool             # true: <Model>.from_pretrained_backbones(**backbones, **config)
       backbones: {vision: ..., text: ..., text_encoder: ...}    # Hub ids or local folders
-      vision_config / text_config / text_encoder_config / clip_text_config / commonsense_config: {...}
-                                   # tiny sub-configs (pretrained: false)
+      vision_config / text_config / text_encoder_config / clip_text_config / commonsense_config / qformer_config:
+                    {...}          # tiny sub-configs (pretrained: false)
       config: {...}                # extra <Method>Config kwargs (paper knobs)
       init_from: path | null       # start from a saved videotext model folder instead
     tokenizer:
@@ -26,10 +26,13 @@ Schema (see `DEFAULTS` for every default)::
       synthetic: {num_videos, seed, size, num_frames, fps}
       train_split, eval_split, num_frames, size, max_train_clips, cache_frames,
       cache_frames_per_clip, num_workers
+      source_weights: {data_source: weight} | null    # weighted primary / auxiliary mix (SVAD-VLM)
+      targets: captions | description | description+captions   # texts learnt / scored (training.data.with_targets)
     train:
       batch_size, gradient_accumulation_steps, mixed_precision (no|fp16|bf16), max_grad_norm,
       optimizer (adam|adamw), weight_decay, betas, eps, max_steps (global cap), checkpoint_every,
-      keep_checkpoints, eval_every, log_every, report_to,
+      keep_checkpoints, eval_every, log_every, report_to, gradient_checkpointing (bool: the towers recompute
+      activations in the backward pass),
       cpu_processes                # >1: on a host without accelerators `train` starts this many single-thread
                                    # data-parallel processes (accelerate launch); batch_size is then the global batch
       stages: [{name, objective, epochs | max_steps, lr, schedule: {name, ...}, freeze: [regex],
@@ -67,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
         "text_encoder_config": {},
         "clip_text_config": {},
         "commonsense_config": {},
+        "qformer_config": {},
         "config": {},
         "init_from": None,
     },
@@ -85,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
         "num_workers": 0,
         "source_weights": None,
         "on_bad_video": "skip",
+        "targets": "captions",
     },
     "train": {
         "batch_size": 8,
@@ -102,6 +107,7 @@ DEFAULTS: dict[str, Any] = {
         "log_every": 10,
         "report_to": [],
         "cpu_processes": 1,
+        "gradient_checkpointing": False,
         "stages": [],
     },
     "lora": {
@@ -148,6 +154,7 @@ _FREE_FORM = {
     "model.text_encoder_config",
     "model.clip_text_config",
     "model.commonsense_config",
+    "model.qformer_config",
     "model.config",
     "processor",
     "data.synthetic",
@@ -393,6 +400,9 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
         "data.source_weights",
         f"must be null or a mapping data_source -> finite weight >= 0, got {sw!r}",
     )
+    from .data import TARGETS
+
+    _check(d["targets"] in TARGETS, name, "data.targets", f"must be one of {TARGETS}, got {d['targets']!r}")
     tr = r["train"]
     for key in (
         "batch_size", "gradient_accumulation_steps", "checkpoint_every", "keep_checkpoints", "log_every",
@@ -408,6 +418,7 @@ def validate_recipe(recipe: dict, name: str = "<recipe>") -> dict:
     for key in ("max_steps", "eval_every"):
         v = tr[key]
         _check(v is None or (_is_int(v) and v > 0), name, f"train.{key}", f"must be null or an int > 0, got {v!r}")
+    _check(isinstance(tr["gradient_checkpointing"], bool), name, "train.gradient_checkpointing", "must be a bool")
     _check(tr["mixed_precision"] in PRECISIONS, name, "train.mixed_precision", f"must be one of {PRECISIONS}")
     _check(
         tr["optimizer"] in OPTIMIZERS, name, "train.optimizer", f"must be one of {OPTIMIZERS}, got {tr['optimizer']!r}"

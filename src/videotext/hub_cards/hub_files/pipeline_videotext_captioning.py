@@ -66,7 +66,8 @@ class VideoCaptioningPipeline(Pipeline):
         if isinstance(video, os.PathLike):
             video = os.fspath(video)
         inputs = self.processor(videos=[video], return_tensors="pt", **(video_kwargs or {}))
-        return {"pixel_values_videos": inputs["pixel_values_videos"]}
+        # every tensor the processor returns: a method whose processor adds a prompt (SVAD-VLM) generates from it
+        return {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
 
     def _forward(self, model_inputs, generate_kwargs=None):
         generate_kwargs = dict(generate_kwargs or {})
