@@ -42,4 +42,10 @@ TESTERS: dict[str, MethodTester] = {
         model.text_config.n_heads=2 model.text_config.hidden_dim=64 model.config.projection_dim=16
         model.config.fusion_hidden_size=32 model.config.fusion_num_heads=2 model.config.fusion_intermediate_size=64""",
     ),
+    "transdcs": MethodTester(
+        "transdcs",
+        """data.num_frames=4 model.text_config.hidden_size=32 model.text_config.num_attention_heads=2
+        model.text_config.intermediate_size=64 model.config.hidden_size=32 model.config.intermediate_size=64
+        model.config.projection_dim=16 model.config.conv_kernel_size=3""",
+    ),
 }

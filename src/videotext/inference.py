@@ -217,6 +217,16 @@ def embed_texts(model, processor, texts: Sequence[str], *, batch_size: int = 64)
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
 
 
+def similarity(model, text_embeds: np.ndarray, video_embeds: np.ndarray) -> np.ndarray:
+    """(num_texts, num_videos) scores: the model's own `score_embeddings` when it has one (TransDCS: modality weights
+    renormalised over the modalities a video has), else the cosine (the embeddings are L2-normalised)."""
+    score = getattr(model, "score_embeddings", None)
+    if score is None:
+        return text_embeds @ video_embeds.T
+    with torch.no_grad():
+        return score(torch.from_numpy(text_embeds), torch.from_numpy(video_embeds)).numpy()
+
+
 def _normalize(features) -> np.ndarray:
     if not isinstance(features, torch.Tensor):  # a ModelOutput: take its pooled embedding
         features = features[0] if features[0].dim() == 2 else features.pooler_output
@@ -259,7 +269,7 @@ def evaluate_retriever(
     if accelerator is not None and accelerator.num_processes > 1:
         video_embeds = np.concatenate([e for e in _gather([video_embeds], accelerator) if e.size])
         text_embeds = np.concatenate([e for e in _gather([text_embeds], accelerator) if e.size])
-    return retrieval_metrics(text_embeds @ video_embeds.T, np.asarray(text_to_video), dsl=dsl)
+    return retrieval_metrics(similarity(model, text_embeds, video_embeds), np.asarray(text_to_video), dsl=dsl)
 
 
 def evaluate(
@@ -424,7 +434,7 @@ def search_index(index_dir: str, query: str, k: int = 10, model=None, processor=
     query_embed = embed_texts(model, processor, [query])[0]
     k = min(k, len(rows))
     try:
-        if len(rows) < 100_000:
+        if len(rows) < 100_000 or hasattr(model, "score_embeddings"):
             raise ImportError
         import faiss
 
@@ -433,7 +443,7 @@ def search_index(index_dir: str, query: str, k: int = 10, model=None, processor=
         scores, ids = faiss_index.search(query_embed[None].astype(np.float32), k)
         ranked = list(zip(ids[0].tolist(), scores[0].tolist()))
     except ImportError:
-        scores = embeddings @ query_embed
+        scores = similarity(model, query_embed[None], embeddings)[0]
         top = np.argsort(-scores, kind="stable")[:k]
         ranked = [(int(i), float(scores[i])) for i in top]
     return [(rows[i], score) for i, score in ranked]

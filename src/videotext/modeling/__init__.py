@@ -90,6 +90,8 @@ _BUILT_IN = (
            "MffclVideoProcessor", "captioning"),
     Method("dual_align", f"{__name__}.dual_align", "DualAlignConfig", "DualAlignModel", "DualAlignProcessor",
            "DualAlignVideoProcessor", "retrieval"),
+    Method("transdcs", f"{__name__}.transdcs", "TransDcsConfig", "TransDcsModel", "TransDcsProcessor",
+           "TransDcsVideoProcessor", "retrieval"),
 )  # fmt: skip
 for _method in _BUILT_IN:
     METHODS[_method.model_type] = _method
