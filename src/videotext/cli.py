@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("videotext.datasets_scripts.synthetic:cli_main"))
 
     p = sub.add_parser("prepare", help="build a DatasetDict from a dataset's official raw files")
-    p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, synthetic)")
+    p.add_argument("dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, synthetic, lsmdc, activitynet)")
     p.add_argument("--data-dir", required=True, help="folder with the official raw files")
     p.add_argument("--out", required=True, help="where DatasetDict.save_to_disk writes")
     p.add_argument(
@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="split list passed by path where it is not part of the raw release (repeatable)",
     )
     p.add_argument("--video-dir", default=None, help="video folder when it is not inside --data-dir")
+    p.add_argument("--expert-features-dir", default=None,
+                   help="MMT's per-video HDF5 feature folder (vid_feat_files/mult_h5): adds expert_features_path (TransDCS)")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="also publish the dataset as parquet")
     p.set_defaults(func=_lazy("videotext.datasets_scripts:cli_prepare"))
 
@@ -96,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="+", help="text query")
     p.add_argument("-k", type=int, default=10, help="number of results")
     p.set_defaults(func=_lazy("videotext.inference:cli_search"))
+
+    p = sub.add_parser("extract-experts", help="expert features (TransDCS) from raw videos: one safetensors per clip")
+    p.add_argument("--videos", required=True, help="folder of videos, or a prepared dataset folder")
+    p.add_argument("--out", required=True, help="output folder (rerun to resume: existing files are kept)")
+    p.add_argument("--split", default="all", help="split when --videos is a dataset (default: every split)")
+    p.add_argument("--model", default=None, help="use the extractors a trained model folder was trained with")
+    p.add_argument("--experts", default=None, help="expert specs as JSON (or a JSON file); default: weight-free ones")
+    p.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default 16 / the model's)")
+    p.set_defaults(func=_lazy("videotext.experts:cli_extract_experts"))
 
     def card_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(

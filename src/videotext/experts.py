@@ -117,10 +117,10 @@ def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: S
 
     Returns the manifest (also written to `out_dir/manifest.json`): the extractor settings, one entry per clip with
     its file (None when it failed), and `failed` (clips whose video could not be decoded, with the reason)."""
+    from safetensors.numpy import save_file
     from tqdm.auto import tqdm
 
     from videotext.modeling.transdcs import TransDcsVideoProcessor
-    from safetensors.numpy import save_file
 
     processor = TransDcsVideoProcessor(experts=list(experts) if experts else None, num_frames=num_frames)
     out = Path(out_dir)

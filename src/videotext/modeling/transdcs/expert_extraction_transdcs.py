@@ -75,22 +75,20 @@ def validate_experts(experts) -> list[dict]:
 # ------------------------------------------------------------------------------------------- frame experts
 def _grid_means(images: np.ndarray, grid: int) -> np.ndarray:
     """(T, H, W, C) float -> (T, grid, grid, C) cell means (cells split as evenly as the size allows)."""
-    t, h, w, c = images.shape
-    rows = np.array_split(np.arange(h), grid)
-    cols = np.array_split(np.arange(w), grid)
-    out = np.zeros((t, grid, grid, c), np.float32)
-    for i, r in enumerate(rows):
-        for j, cc in enumerate(cols):
-            if len(r) and len(cc):
-                out[:, i, j] = images[:, r[0] : r[-1] + 1, cc[0] : cc[-1] + 1].mean(axis=(1, 2))
-    return out
+    h, w = images.shape[1:3]
+    if h < grid or w < grid:
+        raise ValueError(f"frames of {h}x{w} px are smaller than the {grid}x{grid} expert grid")
+    rows = np.array([len(r) for r in np.array_split(np.arange(h), grid)])
+    cols = np.array([len(c) for c in np.array_split(np.arange(w), grid)])
+    sums = np.add.reduceat(np.add.reduceat(images, np.cumsum(rows) - rows, axis=1), np.cumsum(cols) - cols, axis=2)
+    return (sums / (rows[:, None, None] * cols[None, :, None])).astype(np.float32)
 
 
 def _histograms(values: np.ndarray, bins: int) -> np.ndarray:
     """(T, N) values in [0, 1] -> (T, bins) normalised histograms."""
-    idx = np.minimum((values * bins).astype(np.int64), bins - 1)
-    out = np.stack([np.bincount(row, minlength=bins) for row in idx]).astype(np.float32)
-    return out / max(1, values.shape[1])
+    t, n = values.shape
+    idx = np.minimum((values * bins).astype(np.int64), bins - 1) + bins * np.arange(t)[:, None]  # one bincount
+    return (np.bincount(idx.reshape(-1), minlength=t * bins).reshape(t, bins) / max(1, n)).astype(np.float32)
 
 
 def appearance_features(frames: np.ndarray, grid: int = 4, bins: int = 8) -> np.ndarray:
