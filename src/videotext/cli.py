@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="use the extractors a trained model folder was trained with")
     p.add_argument("--experts", default=None, help="expert specs as JSON (or a JSON file); default: weight-free ones")
     p.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default 16 / the model's)")
+    p.add_argument("--ce-pickle", action="append", default=[], metavar="EXPERT=PATH",
+                   help="convert a Collaborative Experts per-expert pickle instead of extracting (repeatable)")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow reading --ce-pickle files: a pickle can execute arbitrary code when loaded, use only "
+                   "files you trust")
     p.set_defaults(func=_lazy("videotext.experts:cli_extract_experts"))
 
     def card_options(p: argparse.ArgumentParser) -> None:

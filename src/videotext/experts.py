@@ -207,7 +207,37 @@ def _rows_for(source: str, split: str) -> list[dict]:
             for s in splits for r in dataset[s]]  # fmt: skip
 
 
+def convert_ce_pickles(rows: Sequence[dict], pickles: dict[str, str], out_dir, allow_pickle: bool = False) -> dict:
+    """CE's per-expert pickles (`{expert name: path}`, each `video_id -> array`) -> one safetensors per clip in
+    `out_dir` (the `extract_experts` layout and manifest); clips absent from a pickle miss that expert."""
+    from safetensors.numpy import save_file
+
+    tables = {name: read_ce_pickle(path, allow_pickle=allow_pickle) for name, path in pickles.items()}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for row in rows:
+        target = out / _clip_file_name(row)
+        found = {n: t[row["video_id"]] for n, t in tables.items() if row.get("video_id") in t}
+        found = {n: np.ascontiguousarray(v[None] if v.ndim == 1 else v) for n, v in found.items()}
+        save_file(found, str(target))
+        entries.append({"video_id": row.get("video_id"), "video_path": row["video_path"], "start": row.get("start"),
+                        "end": row.get("end"), "file": target.name, "experts": sorted(found)})  # fmt: skip
+    manifest = {"source": {n: str(p) for n, p in pickles.items()}, "num_clips": len(entries), "num_computed":
+                len(entries), "num_failed": 0, "clips": entries, "failed": []}  # fmt: skip
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
 def cli_extract_experts(args) -> int:
+    if args.ce_pickle:
+        if not args.allow_pickle:
+            raise SystemExit("videotext extract-experts: --ce-pickle reads pickle files, which can execute code when "
+                             "loaded; add --allow-pickle only for files you trust")  # fmt: skip
+        pickles = dict(item.split("=", 1) for item in args.ce_pickle)
+        manifest = convert_ce_pickles(_rows_for(args.videos, args.split), pickles, args.out, allow_pickle=True)
+        print(f"extract-experts: {manifest['num_clips']} clips from CE pickles {sorted(pickles)} -> {args.out}")
+        return 0
     experts = None
     num_frames = args.num_frames
     if args.model:  # the extractors a trained model was trained with (its processor config)
