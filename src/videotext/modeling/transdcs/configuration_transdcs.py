@@ -106,13 +106,14 @@ class TransDcsConfig(PretrainedConfig):
         num_hidden_layers: TransDCS layers (Sec. 5.1: 6, against MMT's 4).
         num_attention_heads: heads of MCSA, self-attention and convolution heads together (Sec. 4 / 5.1: 8).
         intermediate_size: FFN width (MMT's video BERT: 3072).
+        text_dropout: when set, the text encoder's hidden and attention dropout (Sec. 5.1: 0.2 for BERT, against 0.1);
+            None keeps `text_config`'s own.
         hidden_act: FFN activation ("gelu" as BERT).
         hidden_dropout_prob: dropout on embeddings and block outputs (Sec. 5.1: 0.2, against 0.1 in MMT).
         attention_probs_dropout_prob: dropout on attention probabilities and convolution kernels (0.2).
         layer_norm_eps: LayerNorm epsilon (BERT: 1e-12).
         max_temporal_positions: temporal embeddings; the aggregated token is position 0, feature t is t + 1, clamped
             to the last one (MMT: 32).
-        max_expert_tokens: temporal tokens kept per expert (longer sequences are subsampled evenly; MMT: 30).
         use_mcsa: Multi-head Conv-Self-Attention (Eq. 4). False = plain multi-head self-attention (the MMT baseline
             of Table 2 / Table 5).
         conv_head_ratio: share of MCSA heads that stay self-attention heads: `num_attention_heads / conv_head_ratio`
@@ -152,12 +153,12 @@ class TransDcsConfig(PretrainedConfig):
         num_hidden_layers: int = 6,
         num_attention_heads: int = 8,
         intermediate_size: int = 3072,
+        text_dropout: float | None = None,
         hidden_act: str = "gelu",
         hidden_dropout_prob: float = 0.2,
         attention_probs_dropout_prob: float = 0.2,
         layer_norm_eps: float = 1e-12,
         max_temporal_positions: int = 32,
-        max_expert_tokens: int = 30,
         use_mcsa: bool = True,
         conv_head_ratio: int = 2,
         conv_kernel_size: int = 9,
@@ -176,6 +177,12 @@ class TransDcsConfig(PretrainedConfig):
         **kwargs,
     ):
         self.text_config = _to_sub_config(text_config, "bert", "text_config")
+        self.text_dropout = text_dropout
+        if text_dropout is not None:
+            _check_finite_float(self, "text_dropout", low=0.0, high=1.0, high_open=True)
+            for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout"):
+                if hasattr(self.text_config, name):
+                    setattr(self.text_config, name, float(text_dropout))
         if experts is None:
             experts = [spec["name"] for spec in WEIGHT_FREE_EXPERTS]
             if expert_dims is None:
@@ -192,7 +199,6 @@ class TransDcsConfig(PretrainedConfig):
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.layer_norm_eps = layer_norm_eps
         self.max_temporal_positions = max_temporal_positions
-        self.max_expert_tokens = max_expert_tokens
         self.use_mcsa = use_mcsa
         self.conv_head_ratio = conv_head_ratio
         self.conv_kernel_size = conv_kernel_size
@@ -225,7 +231,7 @@ class TransDcsConfig(PretrainedConfig):
         if unknown or len(self.ignored_experts) >= len(self.experts):
             raise ValueError(f"`ignored_experts` must name some (not all) of {self.experts}, got {self.ignored_experts}")
         for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-                     "max_temporal_positions", "max_expert_tokens", "conv_head_ratio", "conv_kernel_size",
+                     "max_temporal_positions", "conv_head_ratio", "conv_kernel_size",
                      "projection_dim", "num_frames"):  # fmt: skip
             _check_positive_int(self, name)
         if isinstance(self.num_augmented_shortcuts, bool) or not isinstance(self.num_augmented_shortcuts, int) or (

@@ -440,7 +440,7 @@ class TransDcsModel(TransDcsPreTrainedModel):
             raise ValueError("TransDcsModel has no vision tower: set the expert extractors on the processor instead")
         text = text_encoder if text_encoder is not None else text
         text_model = AutoModel.from_pretrained(text)
-        model = cls(cls.config_class(text_config=text_model.config.to_dict(), **config_kwargs))
+        model = cls(cls.config_class(text_config=text_model.config.to_dict(), **config_kwargs))  # text_dropout applies
         model.text_model.load_state_dict(text_model.state_dict())
         return model
 

@@ -20,7 +20,12 @@ class TransDcsProcessor(ProcessorMixin):
     `processor(expert_features=[{name: (T, D) array}, ...], text=...)` packs precomputed features instead.
     """
 
-    def __init__(self, video_processor=None, tokenizer=None, **kwargs):
+    def __init__(self, video_processor=None, tokenizer=None, max_length: int | None = None, **kwargs):
+        # default: the video processor's `max_text_length` (so a recipe's `processor:` section sets it), else 32
+        max_length = max_length if max_length is not None else getattr(video_processor, "max_text_length", None) or 32
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
+            raise ValueError(f"`max_length` must be an int >= 2, got {max_length!r}")
+        self.max_length = max_length  # MMT: 30 words, 100 for ActivityNet paragraphs
         super().__init__(video_processor, tokenizer, **kwargs)
 
     @property
@@ -28,7 +33,7 @@ class TransDcsProcessor(ProcessorMixin):
         return ["input_ids", "attention_mask", "expert_features", "expert_mask"]
 
     def __call__(self, videos=None, text: str | list[str] | None = None, expert_features=None, clip_bounds=None,
-                 return_tensors: str | None = "pt", max_length: int = 32, padding: bool | str = "longest",
+                 return_tensors: str | None = "pt", max_length: int | None = None, padding: bool | str = "longest",
                  **kwargs) -> BatchFeature:  # fmt: skip
         """
         Args:
@@ -37,7 +42,7 @@ class TransDcsProcessor(ProcessorMixin):
             expert_features: instead of `videos`, one `{expert name: (T_m, D_m) array or None}` dict per video.
             clip_bounds: per video `(start, end)` seconds of the file (None: the whole file).
             return_tensors: "pt" (default) or None.
-            max_length: maximum tokens per text (MMT: 30 words, 100 for ActivityNet paragraphs).
+            max_length: maximum tokens per text (default: the processor's `max_length`).
             padding: tokenizer padding ("longest" by default).
         """
         if videos is None and text is None and expert_features is None:
@@ -48,7 +53,8 @@ class TransDcsProcessor(ProcessorMixin):
                                              return_tensors=return_tensors, **kwargs))  # fmt: skip
         if text is not None:
             captions = [text] if isinstance(text, str) else list(text)
-            data.update(self.tokenizer(captions, padding=padding, truncation=True, max_length=max_length,
+            data.update(self.tokenizer(captions, padding=padding, truncation=True,
+                                       max_length=max_length or self.max_length,
                                        return_token_type_ids=False, return_tensors=return_tensors))  # fmt: skip
         return BatchFeature(data=data, tensor_type=return_tensors)
 

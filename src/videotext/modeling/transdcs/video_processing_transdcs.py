@@ -142,14 +142,16 @@ class TransDcsVideoProcessor(BaseVideoProcessor):
         num_frames: frames sampled per clip (segment centres) for the frame experts.
         max_expert_tokens: feature steps kept per expert (MMT: 30); longer sequences are subsampled evenly.
         audio_sample_rate: sample rate the audio track is decoded at.
+        max_text_length: the caption token cap the processor uses by default (kept here so that one settings
+            section configures the whole processor; MMT: 30, 100 for ActivityNet paragraphs).
     """
 
     model_input_names = ["expert_features", "expert_mask"]
 
     def __init__(self, experts: list[dict] | None = None, num_frames: int = 16, max_expert_tokens: int = 30,
-                 audio_sample_rate: int = 16000, **kwargs):  # fmt: skip
+                 audio_sample_rate: int = 16000, max_text_length: int = 32, **kwargs):  # fmt: skip
         for name, value in (("num_frames", num_frames), ("max_expert_tokens", max_expert_tokens),
-                            ("audio_sample_rate", audio_sample_rate)):  # fmt: skip
+                            ("audio_sample_rate", audio_sample_rate), ("max_text_length", max_text_length)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive int, got {value!r}")
         kwargs.pop("do_sample_frames", None)
@@ -158,6 +160,7 @@ class TransDcsVideoProcessor(BaseVideoProcessor):
         self.num_frames = num_frames
         self.max_expert_tokens = max_expert_tokens
         self.audio_sample_rate = audio_sample_rate
+        self.max_text_length = max_text_length
 
     @property
     def expert_names(self) -> list[str]:
