@@ -260,3 +260,48 @@ def test_extract_experts_resumes_and_reports_bad_videos(tmp_path, synthetic_dir)
     assert again["num_computed"] == 0 and again["num_failed"] == 1
     features = read_expert_file(tmp_path / "out" / first["clips"][0]["file"])
     assert features["appearance"].shape[0] == 4 and "audio" not in features
+
+
+def test_eval_seeds_and_index_search_on_raw_videos(tmp_path, synthetic_dir, capsys):
+    """A saved model evaluates, indexes and searches raw mp4s (its processor extracts the experts); `--seeds` reports
+    every run and their mean."""
+    from pathlib import Path
+
+    from videotext.cli import main
+    from videotext.datasets_scripts import load_prepared
+    from videotext.modeling.transdcs import TransDcsProcessor
+    from videotext.training.tokenizer import train_caption_tokenizers
+
+    captions = [c for caps in load_prepared(synthetic_dir)["train"]["captions"] for c in caps]
+    _, tokenizer = train_caption_tokenizers(captions, vocab_size=120)
+    torch.manual_seed(0)
+    config = TransDcsConfig(text_config={**TEXT, "vocab_size": len(tokenizer)}, hidden_size=32, num_hidden_layers=1,
+                            num_attention_heads=4, intermediate_size=64, projection_dim=8, conv_kernel_size=3,
+                            num_frames=4)  # fmt: skip
+    folder = tmp_path / "model"
+    TransDcsModel(config).save_pretrained(folder)
+    TransDcsProcessor(video_processor=TransDcsVideoProcessor(num_frames=4), tokenizer=tokenizer).save_pretrained(folder)
+
+    assert main(["eval", str(folder), "--dataset", synthetic_dir, "--out", str(tmp_path / "one.json")]) == 0
+    assert main(["eval", str(folder), "--dataset", synthetic_dir, "--out", str(tmp_path / "mean.json"),
+                 "--seeds", str(folder)]) == 0  # fmt: skip
+    one, mean = json.loads((tmp_path / "one.json").read_text()), json.loads((tmp_path / "mean.json").read_text())
+    assert [run["model"] for run in mean["runs"]] == [str(folder)] * 2
+    assert mean["metrics"]["t2v_R@1"] == pytest.approx(one["metrics"]["t2v_R@1"])
+
+    videos = tmp_path / "mp4s"
+    videos.mkdir()
+    for path in sorted(Path(synthetic_dir).rglob("*.mp4"))[:3]:
+        (videos / path.name).symlink_to(path)
+    assert main(["index", str(folder), "--videos", str(videos), "--out", str(tmp_path / "index")]) == 0
+    capsys.readouterr()
+    assert main(["search", str(tmp_path / "index"), "a", "red", "circle", "-k", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(line.split()[-1].endswith(".mp4") for line in lines)
+
+
+def test_mean_metrics_over_seeds():
+    from videotext.inference import mean_metrics
+
+    assert mean_metrics([{"t2v_R@1": 10.0, "x": {"a": 1}}, {"t2v_R@1": 20.0, "x": {"a": 3}}]) == {
+        "t2v_R@1": 15.0, "x": {"a": 2.0}}  # fmt: skip

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--protocol", default=None, help="retrieval protocol: first-caption (MSR-VTT 1k-A/1k-B) or all-captions (MSVD)"
     )
     p.add_argument("--dsl", action="store_true", help="also report dual-softmax re-ranked retrieval metrics")
+    p.add_argument("--seeds", nargs="+", default=None, metavar="MODEL",
+                   help="more model folders of the same recipe trained with other seeds: the JSON holds every run "
+                   "and `metrics` is their mean (the papers' protocol, e.g. TransDCS's 3 seeds)")
     p.set_defaults(func=_lazy("videotext.inference:cli_eval"))
 
     p = sub.add_parser("caption", help="caption video files")

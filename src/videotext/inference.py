@@ -306,24 +306,39 @@ def _rows(split, limit: int | None) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------------- commands
+def mean_metrics(runs: list[dict]) -> dict:
+    """The mean of every numeric metric over several runs (nested dicts averaged key by key)."""
+    out: dict = {}
+    for key, value in runs[0].items():
+        values = [run.get(key) for run in runs]
+        if isinstance(value, dict) and all(isinstance(v, dict) for v in values):
+            out[key] = mean_metrics(values)
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = float(np.mean(values))
+    return out
+
+
 def cli_eval(args) -> int:
     from .datasets_scripts import load_prepared
 
-    model, processor = load_model_and_processor(args.model)
     dataset = load_prepared(args.dataset)
     if args.split not in dataset:
         raise SystemExit(f"videotext eval: split {args.split!r} not in {args.dataset} (has {list(dataset)})")
     split = dataset[args.split]
-    metrics = evaluate(
-        model,
-        processor,
-        split,
-        batch_size=args.batch_size,
-        protocol=args.protocol or "first-caption",
-        dsl=args.dsl,
-        generate_kwargs={"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens},
-        progress=True,
-    )
+    runs = []
+    for path in [args.model, *(getattr(args, "seeds", None) or [])]:
+        model, processor = load_model_and_processor(path)
+        runs.append({"model": path, "metrics": evaluate(
+            model,
+            processor,
+            split,
+            batch_size=args.batch_size,
+            protocol=args.protocol or "first-caption",
+            dsl=args.dsl,
+            generate_kwargs={"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens},
+            progress=True,
+        )})
+    metrics = runs[0]["metrics"] if len(runs) == 1 else mean_metrics([run["metrics"] for run in runs])
     report = {
         "model": args.model,
         "dataset": args.dataset,
@@ -331,6 +346,8 @@ def cli_eval(args) -> int:
         "num_clips": len(split),
         "metrics": metrics,
     }
+    if len(runs) > 1:  # the paper's protocol: the mean over runs trained with different seeds
+        report["runs"] = runs
     out = (
         Path(args.out)
         if args.out
