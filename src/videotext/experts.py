@@ -107,17 +107,33 @@ def _clip_file_name(row: dict) -> str:
 
 def extractor_key(experts: Sequence[dict], num_frames: int) -> str:
     """Short hash of an extractor configuration (the cache folder of its features)."""
-    blob = json.dumps({"experts": list(experts), "num_frames": int(num_frames), "version": 1}, sort_keys=True)
+    blob = json.dumps({"experts": list(experts), "num_frames": int(num_frames), "version": 2}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
+def _extract_one(job) -> tuple[str, str | None]:
+    """Worker: compute one clip's experts into its file; (file name, error message or None)."""
+    processor, row, target = job
+    try:
+        features = processor.extract(row["video_path"], row.get("start"), row.get("end"))
+    except (ValueError, OSError) as err:
+        return target.name, str(err).splitlines()[0][:300]
+    from safetensors.numpy import save_file
+
+    tmp = target.with_suffix(".tmp")
+    save_file({k: np.ascontiguousarray(v) for k, v in features.items() if v is not None}, str(tmp))
+    tmp.rename(target)  # atomic: an interrupted run never leaves a half-written file
+    return target.name, None
+
+
 def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: Sequence[dict] | None = None,
-                    num_frames: int = 16, progress: bool = True, desc: str = "extracting experts") -> dict:  # fmt: skip
-    """Compute the experts of every clip (`video_path`, optional `start` / `end`, `video_id`) into `out_dir`.
+                    num_frames: int = 16, progress: bool = True, desc: str = "extracting experts",
+                    workers: int | None = None) -> dict:  # fmt: skip
+    """Compute the experts of every clip (`video_path`, optional `start` / `end`, `video_id`) into `out_dir`, in
+    `workers` processes (default: every core; 1 = this process).
 
     Returns the manifest (also written to `out_dir/manifest.json`): the extractor settings, one entry per clip with
     its file (None when it failed), and `failed` (clips whose video could not be decoded, with the reason)."""
-    from safetensors.numpy import save_file
     from tqdm.auto import tqdm
 
     from videotext.modeling.transdcs import TransDcsVideoProcessor
@@ -125,25 +141,37 @@ def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: S
     processor = TransDcsVideoProcessor(experts=list(experts) if experts else None, num_frames=num_frames)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    entries, failed, computed = [], [], 0
-    for row in tqdm(rows, desc=desc, unit="clip", disable=not progress):
-        target = out / _clip_file_name(row)
+    targets = [out / _clip_file_name(row) for row in rows]
+    todo = [(processor, row, target) for row, target in zip(rows, targets) if not target.exists()]
+    errors: dict[str, str] = {}
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) // 50 + 1))
+    bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress)
+    if workers == 1:
+        results = map(_extract_one, todo)
+    else:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(workers)
+        results = pool.imap_unordered(_extract_one, todo, chunksize=16)
+    for name, error in results:
+        if error is not None:
+            errors[name] = error
+        bar.update(1)
+    bar.close()
+    if workers > 1:
+        pool.close()
+        pool.join()
+    entries, failed = [], []
+    for row, target in zip(rows, targets):
         entry = {"video_id": row.get("video_id"), "video_path": row["video_path"], "start": row.get("start"),
                  "end": row.get("end"), "file": target.name}  # fmt: skip
-        if not target.exists():
-            try:
-                features = processor.extract(row["video_path"], row.get("start"), row.get("end"))
-            except (ValueError, OSError) as err:
-                failed.append({**entry, "file": None, "error": str(err).splitlines()[0][:300]})
-                entries.append({**entry, "file": None})
-                continue
-            tmp = target.with_suffix(".tmp")
-            save_file({k: np.ascontiguousarray(v) for k, v in features.items() if v is not None}, str(tmp))
-            tmp.rename(target)  # atomic: an interrupted run never leaves a half-written file
-            computed += 1
+        if target.name in errors or not target.exists():
+            failed.append({**entry, "file": None, "error": errors.get(target.name, "not written")})
+            entry = {**entry, "file": None}
         entries.append(entry)
     manifest = {"experts": processor.experts, "num_frames": num_frames, "num_clips": len(entries),
-                "num_computed": computed, "num_failed": len(failed), "clips": entries, "failed": failed}  # fmt: skip
+                "num_computed": len(todo) - len(errors), "num_failed": len(failed), "clips": entries,
+                "failed": failed}  # fmt: skip
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 

@@ -3,11 +3,13 @@
 MMT never released its extraction code (gabeur/mmt #5, #15), so the experts are computed here. Two families:
 
 - weight-free experts (no pretrained weights needed; they carry real signal about what changes in a clip):
-  - `appearance`: per sampled frame, a `grid x grid` colour layout (mean RGB per cell) and a `bins`-bin
-    histogram per channel -> `3 * grid**2 + 3 * bins` dims, one token per frame (the RGB expert's role).
-  - `motion`: per pair of consecutive frames, the change of the foreground's intensity moments (mass, centroid,
-    spread; foreground = deviation from the per-pixel median background) and a `grid x grid` map of the signed and
-    absolute frame difference -> `10 + 2 * grid**2` dims (the S3D expert's role: what moves where, grows, fades).
+  - `appearance`: per sampled frame, the foreground object's colour, moments and shape cues (fill of its bounding
+    box, aspect, skewness; foreground = pixels unlike the frame's border colour), a `grid x grid` colour layout (mean
+    RGB per cell) and a `bins`-bin histogram per channel -> `12 + 3 * grid**2 + 3 * bins` dims, one token per frame
+    (the RGB expert's role).
+  - `motion`: per pair of consecutive frames, the change of the foreground's moments (mass, centroid, spread) and a
+    `grid x grid` map of the signed and absolute frame difference -> `10 + 2 * grid**2` dims (the S3D expert's
+    role: what moves where, grows, fades).
   - `scene`: per group of `scene_group` frames, mean / std RGB, a 2 x 2 layout and a `bins`-bin grey histogram ->
     `6 + 12 + bins` dims (the DenseNet scene expert's role: a coarse, slowly varying description).
   - `audio`: log-mel energies of the file's audio track (`n_mels` bands, 25 ms window, 10 ms hop) averaged per
@@ -42,7 +44,7 @@ def expert_dim(spec: dict) -> int:
     """Feature width of an expert spec."""
     kind = spec.get("kind")
     if kind == "appearance":
-        return 3 * int(spec.get("grid", 4)) ** 2 + 3 * int(spec.get("bins", 8))
+        return 12 + 3 * int(spec.get("grid", 4)) ** 2 + 3 * int(spec.get("bins", 8))
     if kind == "motion":
         return 10 + 2 * int(spec.get("grid", 4)) ** 2
     if kind == "scene":
@@ -91,13 +93,44 @@ def _histograms(values: np.ndarray, bins: int) -> np.ndarray:
     return (np.bincount(idx.reshape(-1), minlength=t * bins).reshape(t, bins) / max(1, n)).astype(np.float32)
 
 
+def foreground_mask(images: np.ndarray, threshold: float = 0.12) -> np.ndarray:
+    """(T, H, W, 3) float in [0, 1] -> (T, H, W) float {0, 1}: pixels whose colour differs from the frame's border
+    colour (per-channel median of the outermost rows / columns) by more than `threshold` (max over channels)."""
+    border = np.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=1)  # (T, N, 3)
+    background = np.median(border, axis=1)[:, None, None, :]  # (T, 1, 1, 3)
+    return (np.abs(images - background).max(axis=-1) > threshold).astype(np.float32)
+
+
+def _object_descriptor(images: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """(T, 12) per frame: foreground mean colour (3), mass, centroid, spread (5), fill ratio of its bounding box,
+    bounding-box aspect, vertical / horizontal skewness (shape cues: a square fills its box, a triangle is skewed)."""
+    t, h, w = fg.shape
+    moments = _moments(fg)  # (T, 5)
+    mass = fg.sum(axis=(1, 2))
+    colour = (images * fg[..., None]).sum(axis=(1, 2)) / np.maximum(mass, 1.0)[:, None]
+    rows, cols = fg.any(axis=2), fg.any(axis=1)  # (T, H), (T, W)
+    height = np.maximum(rows.sum(axis=1), 1).astype(np.float32)
+    width = np.maximum(cols.sum(axis=1), 1).astype(np.float32)
+    fill = mass / (height * width)
+    aspect = np.log(height / width)
+    ys = (np.arange(h, dtype=np.float32) + 0.5) / h
+    xs = (np.arange(w, dtype=np.float32) + 0.5) / w
+    m = np.maximum(mass, 1.0)
+    cx, cy, sx, sy = moments[:, 1], moments[:, 2], moments[:, 3] + 1e-3, moments[:, 4] + 1e-3
+    skew_y = (fg.sum(axis=2) * (ys[None] - cy[:, None]) ** 3).sum(axis=1) / m / sy**3
+    skew_x = (fg.sum(axis=1) * (xs[None] - cx[:, None]) ** 3).sum(axis=1) / m / sx**3
+    return np.concatenate([colour, moments, np.stack([fill, aspect, skew_y, skew_x], axis=1)], axis=1)
+
+
 def appearance_features(frames: np.ndarray, grid: int = 4, bins: int = 8) -> np.ndarray:
-    """uint8 (T, H, W, 3) -> (T, 3 * grid**2 + 3 * bins): colour layout + per-channel histograms per frame."""
+    """uint8 (T, H, W, 3) -> (T, 12 + 3 * grid**2 + 3 * bins) per frame: the foreground object's colour, moments and
+    shape cues (foreground = unlike the border colour), a colour layout and per-channel histograms."""
     images = frames.astype(np.float32) / 255.0
     t = images.shape[0]
+    obj = _object_descriptor(images, foreground_mask(images))
     layout = _grid_means(images, grid).reshape(t, -1)  # (T, grid * grid * 3)
     hists = [_histograms(images[..., ch].reshape(t, -1), bins) for ch in range(3)]
-    return np.concatenate([layout, *hists], axis=1).astype(np.float32)
+    return np.concatenate([obj, layout, *hists], axis=1).astype(np.float32)
 
 
 def _moments(fg: np.ndarray) -> np.ndarray:
@@ -115,11 +148,11 @@ def _moments(fg: np.ndarray) -> np.ndarray:
 
 def motion_features(frames: np.ndarray, grid: int = 4) -> np.ndarray:
     """uint8 (T, H, W, 3) -> (max(T - 1, 1), 10 + 2 * grid**2): foreground-moment changes and frame differences."""
-    gray = frames.astype(np.float32).mean(axis=-1) / 255.0  # (T, H, W)
-    if gray.shape[0] == 1:
-        gray = np.concatenate([gray, gray])
-    background = np.median(gray, axis=0, keepdims=True)
-    moments = _moments(np.abs(gray - background))  # (T, 5)
+    if frames.shape[0] == 1:
+        frames = np.concatenate([frames, frames])
+    images = frames.astype(np.float32) / 255.0
+    gray = images.mean(axis=-1)  # (T, H, W)
+    moments = _moments(foreground_mask(images))  # (T, 5)
     delta = (moments[1:] - moments[:-1]) * 10.0  # per-step changes are small: bring them to the scale of the rest
     diff = gray[1:] - gray[:-1]  # (T - 1, H, W)
     signed = _grid_means(diff[..., None], grid).reshape(diff.shape[0], -1)
