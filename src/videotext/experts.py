@@ -151,7 +151,8 @@ def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: S
     else:
         import multiprocessing as mp
 
-        pool = mp.get_context("spawn").Pool(workers)
+        # fork: workers need no re-import of the caller (a script without a __main__ guard works); numpy-only work
+        pool = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn").Pool(workers)
         results = pool.imap_unordered(_extract_one, todo, chunksize=16)
     for name, error in results:
         if error is not None:
