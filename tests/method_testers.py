@@ -71,4 +71,10 @@ TESTERS: dict[str, MethodTester] = {
         model.qformer_config.num_attention_heads=2 model.qformer_config.intermediate_size=64 model.text_config.n_embd=32
         model.text_config.n_head=2 model.config.num_query_tokens=4""",
     ),
+    "transdcs": MethodTester(
+        "transdcs",
+        """data.num_frames=4 model.text_config.hidden_size=32 model.text_config.num_attention_heads=2
+        model.text_config.intermediate_size=64 model.config.hidden_size=32 model.config.intermediate_size=64
+        model.config.projection_dim=16 model.config.conv_kernel_size=3""",
+    ),
 }

@@ -129,13 +129,20 @@ def _video_inputs(built: Built, items: list[dict]) -> dict[str, Any]:
     return dict(built.processor(**{k: [it["inputs"][k] for it in items] for k in keys}, return_tensors="pt"))
 
 
+def video_kwargs(model, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The processor outputs `get_video_features` takes by name (`pixel_values_videos`, or e.g. TransDCS's
+    `expert_features` / `expert_mask`)."""
+    params = inspect.signature(model.get_video_features).parameters
+    return {k: v for k, v in inputs.items() if k in params}
+
+
 def task_outputs(built: Built, model, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
     """What the method's task is judged by: logits of the training batch (captioners), embeddings (retrievers)."""
     with torch.no_grad():
         if built.method.task == "captioning":
             return {"logits": model(**batch).logits}
         return {
-            "video_embeds": model.get_video_features(batch["pixel_values_videos"]),
+            "video_embeds": model.get_video_features(**video_kwargs(model, batch)),
             "text_embeds": model.get_text_features(batch["input_ids"], batch["attention_mask"]),
         }
 
@@ -274,19 +281,20 @@ def check_generation(built: Built) -> None:
 
 def check_retrieval(built: Built) -> None:
     model, processor = built.model, built.processor
-    videos = _video_inputs(built, built.items[:2])["pixel_values_videos"]
+    videos = video_kwargs(model, _video_inputs(built, built.items[:2]))
     texts = processor(text=[it["text"] for it in built.items[:3]], return_tensors="pt")
     with torch.no_grad():
-        video_embeds = model.get_video_features(videos)
+        video_embeds = model.get_video_features(**videos)
         text_embeds = model.get_text_features(texts["input_ids"], texts["attention_mask"])
         kwargs = {"return_loss": False} if "return_loss" in inspect.signature(model.forward).parameters else {}
-        out = model(input_ids=texts["input_ids"], attention_mask=texts["attention_mask"],
-                    pixel_values_videos=videos, **kwargs)  # fmt: skip
+        out = model(input_ids=texts["input_ids"], attention_mask=texts["attention_mask"], **videos, **kwargs)
     assert video_embeds.ndim == 2 and video_embeds.shape[0] == 2 and torch.isfinite(video_embeds).all()
     assert text_embeds.shape == (3, video_embeds.shape[1]) and torch.isfinite(text_embeds).all()
     logits = out.logits_per_text
     assert logits.shape == (3, 2), logits.shape  # (num_texts, num_videos)
     cosine = torch.nn.functional.normalize(text_embeds, dim=-1) @ torch.nn.functional.normalize(video_embeds, dim=-1).T
+    if hasattr(model, "score_embeddings"):  # a retriever whose score is not the plain cosine (TransDCS)
+        cosine = model.score_embeddings(text_embeds, video_embeds)
     scale = float((logits * cosine).sum() / (cosine * cosine).sum())  # the model's logit scale (1 / temperature)
     assert scale > 0
     torch.testing.assert_close(logits, scale * cosine, rtol=1e-4, atol=1e-5)

@@ -9,6 +9,7 @@ calls; the tests compare per method.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import subprocess
 import sys
@@ -249,10 +250,13 @@ def reference_ranking(e: Exported, texts: list[str], videos: list) -> torch.Tens
         text_embeds = e.model.get_text_features(
             input_ids=text_inputs["input_ids"], attention_mask=text_inputs["attention_mask"]
         )
-        pixels = e.processor(videos=videos, return_tensors="pt")["pixel_values_videos"]
-        video_embeds = e.model.get_video_features(pixel_values_videos=pixels)
+        video_inputs = e.processor(videos=videos, return_tensors="pt")
+        params = inspect.signature(e.model.get_video_features).parameters  # pixel_values_videos, or expert features
+        video_embeds = e.model.get_video_features(**{k: v for k, v in video_inputs.items() if k in params})
     text_embeds = torch.nn.functional.normalize(text_embeds.float(), dim=-1)
     video_embeds = torch.nn.functional.normalize(video_embeds.float(), dim=-1)
+    if hasattr(e.model, "score_embeddings"):  # a retriever whose score is not the cosine (TransDCS)
+        return e.model.score_embeddings(text_embeds, video_embeds)
     return text_embeds @ video_embeds.T
 
 

@@ -38,8 +38,12 @@ def compute_outputs(model, processor, video, text: str, max_new_tokens: int) -> 
             keys = ("pixel_values_videos", "input_ids", "attention_mask")
             logits = model(**{k: inputs[k] for k in keys}, use_cache=True).logits
             return {"ids": ids, "logits": logits}
+        import inspect
+
+        # the processor outputs the video side takes by name (`pixel_values_videos`, or a method's own inputs)
+        params = inspect.signature(model.get_video_features).parameters
         return {
-            "video_embeds": model.get_video_features(inputs["pixel_values_videos"]),
+            "video_embeds": model.get_video_features(**{k: v for k, v in inputs.items() if k in params}),
             "text_embeds": model.get_text_features(inputs["input_ids"], inputs["attention_mask"]),
         }
 

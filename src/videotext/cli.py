@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="build a DatasetDict from a dataset's official raw files")
     p.add_argument(
-        "dataset", help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, v2c, synthetic, svad, youku)"
+        "dataset",
+        help="dataset name (msrvtt, msvd, vatex, webvid, cc3m, folder, v2c, synthetic, svad, youku, lsmdc, activitynet)",
     )
     p.add_argument("--data-dir", required=True, help="folder with the official raw files")
     p.add_argument("--out", required=True, help="where DatasetDict.save_to_disk writes")
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="split list passed by path where it is not part of the raw release (repeatable)",
     )
     p.add_argument("--video-dir", default=None, help="video folder when it is not inside --data-dir")
+    p.add_argument("--expert-features-dir", default=None,
+                   help="MMT's per-video HDF5 feature folder (vid_feat_files/mult_h5): adds expert_features_path (TransDCS)")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="also publish the dataset as parquet")
     p.add_argument(
         "--allow-pickle",
@@ -105,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--judge", default=None, metavar="LM",
                    help="local causal LM folder: also score correctness / detail / temporal / context (0-5)")
+    p.add_argument("--seeds", nargs="+", default=None, metavar="MODEL",
+                   help="more model folders of the same recipe trained with other seeds: the JSON holds every run "
+                   "and `metrics` is their mean (the papers' protocol, e.g. TransDCS's 3 seeds)")
     p.set_defaults(func=_lazy("videotext.inference:cli_eval"))
 
     p = sub.add_parser("caption", help="caption video files")
@@ -139,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve", type=int, default=None, metavar="PORT", help="serve GET /search?q=TEXT&k=N on 127.0.0.1:PORT"
     )
     p.set_defaults(func=_lazy("videotext.inference:cli_search"))
+
+    p = sub.add_parser("extract-experts", help="expert features (TransDCS) from raw videos: one safetensors per clip")
+    p.add_argument("--videos", required=True, help="folder of videos, or a prepared dataset folder")
+    p.add_argument("--out", required=True, help="output folder (rerun to resume: existing files are kept)")
+    p.add_argument("--split", default="all", help="split when --videos is a dataset (default: every split)")
+    p.add_argument("--model", default=None, help="use the extractors a trained model folder was trained with")
+    p.add_argument("--experts", default=None, help="expert specs as JSON (or a JSON file); default: weight-free ones")
+    p.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default 16 / the model's)")
+    p.add_argument("--ce-pickle", action="append", default=[], metavar="EXPERT=PATH",
+                   help="convert a Collaborative Experts per-expert pickle instead of extracting (repeatable)")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow reading --ce-pickle files: a pickle can execute arbitrary code when loaded, use only "
+                   "files you trust")
+    p.set_defaults(func=_lazy("videotext.experts:cli_extract_experts"))
 
     def card_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(

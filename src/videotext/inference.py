@@ -323,6 +323,16 @@ def embed_texts(model, processor, texts: Sequence[str], *, batch_size: int = 64)
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
 
 
+def similarity(model, text_embeds: np.ndarray, video_embeds: np.ndarray) -> np.ndarray:
+    """(num_texts, num_videos) scores: the model's own `score_embeddings` when it has one (TransDCS: modality weights
+    renormalised over the modalities a video has), else the cosine (the embeddings are L2-normalised)."""
+    score = getattr(model, "score_embeddings", None)
+    if score is None:
+        return text_embeds @ video_embeds.T
+    with torch.no_grad():
+        return score(torch.from_numpy(text_embeds), torch.from_numpy(video_embeds)).numpy()
+
+
 def _normalize(features) -> np.ndarray:
     if not isinstance(features, torch.Tensor):  # a ModelOutput: take its pooled embedding
         features = features[0] if features[0].dim() == 2 else features.pooler_output
@@ -365,7 +375,7 @@ def evaluate_retriever(
     if accelerator is not None and accelerator.num_processes > 1:
         video_embeds = np.concatenate([e for e in _gather([video_embeds], accelerator) if e.size])
         text_embeds = np.concatenate([e for e in _gather([text_embeds], accelerator) if e.size])
-    return retrieval_metrics(text_embeds @ video_embeds.T, np.asarray(text_to_video), dsl=dsl)
+    return retrieval_metrics(similarity(model, text_embeds, video_embeds), np.asarray(text_to_video), dsl=dsl)
 
 
 def evaluate(
@@ -409,10 +419,21 @@ def _rows(split, limit: int | None) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------------- commands
+def mean_metrics(runs: list[dict]) -> dict:
+    """The mean of every numeric metric over several runs (nested dicts averaged key by key)."""
+    out: dict = {}
+    for key, value in runs[0].items():
+        values = [run.get(key) for run in runs]
+        if isinstance(value, dict) and all(isinstance(v, dict) for v in values):
+            out[key] = mean_metrics(values)
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = float(np.mean(values))
+    return out
+
+
 def cli_eval(args) -> int:
     from .datasets_scripts import load_prepared
 
-    model, processor = load_model_and_processor(args.model)
     dataset = load_prepared(args.dataset)
     if args.split not in dataset:
         raise SystemExit(f"videotext eval: split {args.split!r} not in {args.dataset} (has {list(dataset)})")
@@ -421,17 +442,21 @@ def cli_eval(args) -> int:
         from .training.data import with_targets
 
         split = with_targets(split, args.references)
-    metrics = evaluate(
-        model,
-        processor,
-        split,
-        batch_size=args.batch_size,
-        protocol=args.protocol or "first-caption",
-        dsl=args.dsl,
-        generate_kwargs={"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens},
-        progress=True,
-        judge=_judge(getattr(args, "judge", None)),
-    )
+    runs = []
+    for path in [args.model, *(getattr(args, "seeds", None) or [])]:
+        model, processor = load_model_and_processor(path)
+        runs.append({"model": path, "metrics": evaluate(
+            model,
+            processor,
+            split,
+            batch_size=args.batch_size,
+            protocol=args.protocol or "first-caption",
+            dsl=args.dsl,
+            generate_kwargs={"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens},
+            progress=True,
+            judge=_judge(getattr(args, "judge", None)),
+        )})
+    metrics = runs[0]["metrics"] if len(runs) == 1 else mean_metrics([run["metrics"] for run in runs])
     report = {
         "model": args.model,
         "dataset": args.dataset,
@@ -440,6 +465,8 @@ def cli_eval(args) -> int:
         "num_clips": len(split),
         "metrics": metrics,
     }
+    if len(runs) > 1:  # the paper's protocol: the mean over runs trained with different seeds
+        report["runs"] = runs
     out = (
         Path(args.out)
         if args.out
@@ -515,12 +542,13 @@ def cli_index(args) -> int:
 
 
 def search_index(index_dir: str, query: str, k: int = 10, model=None, processor=None) -> list[tuple[dict, float]]:
-    """Top-k (video row, cosine score) for a text query (exact search over the index)."""
+    """Top-k (video row, score) for a text query (exact search over the index)."""
     return search_many(index_dir, [query], k, model=model, processor=processor)[0]
 
 
 def search_many(index_dir, queries: Sequence[str], k: int = 10, model=None, processor=None, exact: bool = False):
-    """Top-k (video row, cosine score) for each query; the index is opened once, the queries embedded together."""
+    """Top-k (video row, score) for each query; the index is opened once, the queries embedded together. A model
+    with its own `score_embeddings` (TransDCS) is searched exactly with that score; others by cosine."""
     from .video_index import VideoIndex
 
     index = index_dir if not isinstance(index_dir, (str, Path)) else VideoIndex(index_dir)
@@ -529,7 +557,10 @@ def search_many(index_dir, queries: Sequence[str], k: int = 10, model=None, proc
         raise ValueError(f"empty search query (query {empty[0] + 1} of {len(queries)})")
     if model is None:
         model, processor = load_model_and_processor(index.meta["model"])
-    return index.search_embeddings(embed_texts(model, processor, list(queries)), k, exact=exact)
+    score = None
+    if hasattr(model, "score_embeddings"):
+        score = lambda texts, videos: similarity(model, texts, videos)  # noqa: E731
+    return index.search_embeddings(embed_texts(model, processor, list(queries)), k, exact=exact, score=score)
 
 
 def cli_search(args) -> int:

@@ -289,9 +289,10 @@ class VideoIndex:
                 self._ann_index.nprobe = int(self.meta["ann"]["nprobe"])
         return self._ann_index
 
-    def search_embeddings(self, queries: np.ndarray, k: int, exact: bool = False) -> list[list[tuple[dict, float]]]:
-        """Top-`k` (row, cosine) per query row of `queries` (num_queries, dim), best first: from the approximate
-        index when the folder has one (unless `exact`), else exact."""
+    def search_embeddings(self, queries: np.ndarray, k: int, exact: bool = False, score=None):
+        """Top-`k` (row, score) per query row of `queries` (num_queries, dim), best first: from the approximate
+        index when the folder has one (unless `exact` or a `score`), else exact. `score(queries, videos) ->
+        (num_queries, num_videos)` replaces the inner product (a model's own similarity, e.g. TransDCS's)."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         queries = np.atleast_2d(np.asarray(queries, np.float32))
@@ -303,12 +304,12 @@ class VideoIndex:
         k = min(k, len(self.rows))
         if k == 0:
             return [[] for _ in queries]
-        ann = None if exact else self._ann()
+        ann = None if exact or score is not None else self._ann()
         if ann is not None:
             scores, ids = ann.search(np.ascontiguousarray(queries), k)
             return [[(self.rows[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
                     for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]  # fmt: skip
-        top_scores, top_ids = self._exact_top_k(queries, k)
+        top_scores, top_ids = self._exact_top_k(queries, k, score or (lambda q, block: q @ block.T))
         results = []
         for q in range(len(queries)):
             # ties broken by row order, so results do not depend on the partition
@@ -316,13 +317,13 @@ class VideoIndex:
             results.append([(self.rows[int(top_ids[q, j])], float(top_scores[q, j])) for j in order])
         return results
 
-    def _exact_top_k(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _exact_top_k(self, queries: np.ndarray, k: int, score) -> tuple[np.ndarray, np.ndarray]:
         """(scores, row ids), each (num_queries, k), unordered: the collection in blocks of EXACT_BLOCK rows, a
         running top-k per query, so no (num_queries, num_videos) matrix is ever held."""
         best_scores = np.full((len(queries), 0), -np.inf, np.float32)
         best_ids = np.zeros((len(queries), 0), np.int64)
         for start in range(0, len(self.rows), EXACT_BLOCK):
-            scores = queries @ np.asarray(self.embeddings[start : start + EXACT_BLOCK]).T  # (num_queries, block)
+            scores = np.asarray(score(queries, np.asarray(self.embeddings[start : start + EXACT_BLOCK])), np.float32)
             keep = min(k, scores.shape[1])
             part = np.argpartition(scores, scores.shape[1] - keep, axis=1)[:, -keep:]
             best_scores = np.concatenate([best_scores, np.take_along_axis(scores, part, 1)], axis=1)

@@ -58,8 +58,11 @@ BUILDERS: dict[str, _LazyBuilder] = {
     "synthetic": _LazyBuilder("synthetic_builder:build_synthetic"),
     "svad": _LazyBuilder("svad:build_svad"),
     "youku": _LazyBuilder("youku:build_youku"),
+    "lsmdc": _LazyBuilder("lsmdc:build_lsmdc"),
+    "activitynet": _LazyBuilder("activitynet:build_activitynet"),
 }
-_ALIASES = {"youku-mplug": "youku", "youku_mplug": "youku", "msr-vtt": "msrvtt", "msr_vtt": "msrvtt", "youtube2text": "msvd", "gcc": "cc3m", "videofolder": "folder"}
+_ALIASES = {"youku-mplug": "youku", "youku_mplug": "youku", "activitynet-captions": "activitynet", "anet": "activitynet",
+            "msr-vtt": "msrvtt", "msr_vtt": "msrvtt", "youtube2text": "msvd", "gcc": "cc3m", "videofolder": "folder"}
 
 
 def _canonical(name: str) -> str:
@@ -79,6 +82,7 @@ def build_dataset(
     split_files: dict[str, str] | None = None,
     strict: bool = False,
     allow_pickle: bool = False,
+    expert_features_dir: str | os.PathLike | None = None,
     **kwargs: Any,
 ):
     """Build dataset `name` (see `BUILDERS`) from its raw files -> `datasets.DatasetDict`.
@@ -86,14 +90,42 @@ def build_dataset(
     Missing videos and empty captions are skipped, counted and logged (`get_build_report(dd)`); `strict=True`
     raises `DatasetFormatError` instead. Unreadable files/fields always raise `DatasetFormatError`. Pickle files of
     the public releases are read as plain data only unless `allow_pickle` (full unpickling can run code).
+    `expert_features_dir` (MMT's `mult_h5` folder) adds the `expert_features_path` column (TransDCS).
     """
     from .common import pickle_files_allowed
 
     with pickle_files_allowed(allow_pickle):
-        return BUILDERS[_canonical(name)](
+        dd = BUILDERS[_canonical(name)](
             data_dir, video_dir=video_dir, split_protocol=split_protocol, split_files=split_files, strict=strict,
             **kwargs,
         )  # fmt: skip
+    return attach_expert_features(dd, expert_features_dir) if expert_features_dir is not None else dd
+
+
+def mmt_h5_path(root: str | os.PathLike, video_id: str) -> Path:
+    """MMT's sharded per-video HDF5 file: `root/{v[0]}/{v[1]}/{v[2]}/{v}.h5` (`vid_feat_files/mult_h5`)."""
+    return Path(root).joinpath(*video_id[:3], f"{video_id}.h5")
+
+
+def attach_expert_features(dd, expert_features_dir: str | os.PathLike):
+    """Add the `expert_features_path` column (TransDCS): each clip's MMT HDF5 file under `expert_features_dir`, or
+    None when it has none (counted and logged; the processor then treats every expert as missing)."""
+    from .common import logger
+
+    root = Path(expert_features_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"--expert-features-dir {root} is not a folder")
+    out = {}
+    for split, ds in dd.items():
+        paths = [mmt_h5_path(root, vid) for vid in ds["video_id"]]
+        paths = [str(p.resolve()) if p.is_file() else None for p in paths]
+        missing = sum(p is None for p in paths)
+        if missing:
+            logger.warning("%s: %d of %d clips have no expert feature file under %s", split, missing, len(paths), root)
+        if "expert_features_path" in ds.column_names:
+            ds = ds.remove_columns("expert_features_path")
+        out[split] = ds.add_column("expert_features_path", paths)
+    return type(dd)(out)
 
 
 def load_prepared(path: str | os.PathLike, *, check_paths: bool = True):
@@ -189,6 +221,7 @@ def cli_prepare(args) -> int:
             split_protocol=args.split_protocol,
             split_files=split_files_arg(args.split_file) or None,
             allow_pickle=getattr(args, "allow_pickle", False),
+            **({"expert_features_dir": args.expert_features_dir} if getattr(args, "expert_features_dir", None) else {}),
         )
     except (DatasetFormatError, FileNotFoundError, ValueError) as e:
         print(f"videotext prepare {args.dataset}: error: {e}", file=sys.stderr)

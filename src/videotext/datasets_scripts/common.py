@@ -58,6 +58,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "effect",
     "attribute",
     "data_source",
+    "expert_features_path",
 )
 REPORT_PREFIX = "videotext build report: "
 _MAX_REPORTED_IDS = 10
@@ -104,6 +105,7 @@ def make_features(extra_columns: Iterable[str] = ()):
         "effect": datasets.List(string),
         "attribute": datasets.List(string),
         "data_source": string,
+        "expert_features_path": string,
     }
     extra = set(extra_columns)
     unknown = extra - set(OPTIONAL_COLUMNS)

@@ -94,6 +94,8 @@ _BUILT_IN = (
            "Clip4VideoCapProcessor", "Clip4VideoCapVideoProcessor", "captioning"),
     Method("svad_vlm", f"{__name__}.svad_vlm", "SvadVlmConfig", "SvadVlmForConditionalGeneration", "SvadVlmProcessor",
            "SvadVlmVideoProcessor", "captioning"),
+    Method("transdcs", f"{__name__}.transdcs", "TransDcsConfig", "TransDcsModel", "TransDcsProcessor",
+           "TransDcsVideoProcessor", "retrieval"),
 )  # fmt: skip
 for _method in _BUILT_IN:
     METHODS[_method.model_type] = _method

@@ -208,7 +208,9 @@ def train(
     num_cpu_processes = cpu_process_count(tr["cpu_processes"], tr["batch_size"])
     if num_cpu_processes > 1:
         # the data (and the synthetic set's generation) once, here, before several processes look for it
-        load_dataset_for_recipe(data_cfg, progress=True)
+        dataset = load_dataset_for_recipe(data_cfg, progress=True)
+        if tmethod.prepare_dataset is not None:
+            tmethod.prepare_dataset(dataset, recipe)
         return launch_cpu_processes(recipe, out, num_cpu_processes, resume)
 
     # stages leave towers unused (e.g. the decoder in MFFCL's contrastive stage)
@@ -239,6 +241,8 @@ def train(
     # --------------------------------------------------------------------------------------- data
     with accelerator.main_process_first():
         dataset = load_dataset_for_recipe(data_cfg, progress=main)
+        if tmethod.prepare_dataset is not None:
+            dataset = tmethod.prepare_dataset(dataset, recipe)
     if data_cfg["train_split"] not in dataset:
         raise ValueError(f"data.train_split {data_cfg['train_split']!r} not in the dataset (splits: {list(dataset)})")
     train_split = dataset[data_cfg["train_split"]]

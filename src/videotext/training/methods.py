@@ -57,6 +57,8 @@ class TrainingMethod:
     lora_prefix: str | None = None  # attribute holding the LLM decoder that LoRA adapts; None: no LoRA
     input_loader: Callable[[dict, Callable[[dict], Any]], dict[str, Any]] = load_frames_input  # row -> processor inputs
     tiny_recipe: str | None = None  # the CPU recipe (name or YAML path) the demo, the compat check and tests train
+    # (DatasetDict, recipe) -> DatasetDict run once after loading the data (e.g. TransDCS caches expert features)
+    prepare_dataset: Callable[[Any, dict], Any] | None = None
 
     def __post_init__(self):
         if self.default_objective not in self.objectives:
@@ -158,5 +160,31 @@ TRAINING_METHODS.update(
         processor_kwargs={"return_labels": True},
         lora_prefix="language_model",
         tiny_recipe="svad-vlm-synthetic-tiny",
+    ),
+)
+
+
+def _transdcs_input(row: dict, load_frames: Callable[[dict], Any]) -> dict[str, Any]:
+    from videotext.experts import load_expert_input
+
+    return load_expert_input(row, load_frames)
+
+
+def _transdcs_dataset(dataset, recipe: dict):
+    from videotext.experts import prepare_expert_dataset
+
+    return prepare_expert_dataset(dataset, recipe)
+
+
+TRAINING_METHODS.update(
+    transdcs=TrainingMethod(
+        "transdcs",
+        objectives={"max_margin": {}},  # the bidirectional max-margin ranking loss (MMT)
+        default_objective="max_margin",
+        tokenizers={"tokenizer": TokenizerSlot("encoder", "text_config", "text")},
+        model_kwargs={"return_loss": True},
+        input_loader=_transdcs_input,
+        prepare_dataset=_transdcs_dataset,
+        tiny_recipe="transdcs-synthetic-tiny",
     ),
 )

@@ -105,7 +105,7 @@ class Gallery:
         if not paths:
             return []
         video_embeds = torch.stack([self.embeddings[p] for p in paths])
-        scores = (video_embeds @ self.pipe.encode_texts([query])[0]).tolist()
+        scores = self.pipe.score(self.pipe.encode_texts([query]), video_embeds)[0].tolist()
         order = sorted(range(len(paths)), key=lambda i: (-scores[i], i))
         return [(paths[i], float(scores[i])) for i in order]
 

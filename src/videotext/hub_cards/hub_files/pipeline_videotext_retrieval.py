@@ -9,7 +9,9 @@ exported videotext retriever.
     pipe(text="...", videos=[...], top_k=5)                          # the 5 best only
 
 Scores are cosine similarities of the L2-normalised `model.get_text_features(input_ids=, attention_mask=)` and
-`model.get_video_features(pixel_values_videos=)` embeddings; results are sorted best first (ties keep the input
+`model.get_video_features(**video inputs)` embeddings (the processor's video outputs: `pixel_values_videos`, or a
+method's own such as TransDCS's expert features), or the model's `score_embeddings(text, video)` when it defines
+one; results are sorted best first (ties keep the input
 order). A video is a path or a uint8 `(T, H, W, 3)` array / tensor; a video result names it by its path, or by its
 position in `videos` when it is an array. Several queries: pass a list of `{"text": ..., "videos": [...]}` /
 `{"video": ..., "texts": [...]}` dicts (one result list each). `video_kwargs={...}` goes to the video processor and
@@ -101,20 +103,33 @@ class VideoTextRetrievalPipeline(Pipeline):
         return preprocess_params, forward_params, postprocess_params
 
     # ------------------------------------------------------------------------------------------ embeddings
-    def _video_inputs(self, videos, video_kwargs=None) -> torch.Tensor:
+    def _video_inputs(self, videos, video_kwargs=None) -> dict:
         videos = [os.fspath(v) if isinstance(v, os.PathLike) else v for v in videos]
-        return self.processor(videos=videos, return_tensors="pt", **(video_kwargs or {}))["pixel_values_videos"]
+        out = self.processor(videos=videos, return_tensors="pt", **(video_kwargs or {}))
+        return {k: v for k, v in out.items() if isinstance(v, torch.Tensor) and k not in ("input_ids", "attention_mask")}
 
     def _text_inputs(self, texts) -> dict:
         encoded = self.processor(text=list(texts), return_tensors="pt")
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
-    def _embed_videos(self, pixel_values_videos: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
+    def _embed_videos(self, video_inputs: dict, batch_size: int = 8) -> torch.Tensor:
         chunks = []
-        for start in range(0, pixel_values_videos.shape[0], max(1, batch_size)):
-            pixels = pixel_values_videos[start : start + batch_size].to(self.device, self.model.dtype)
-            chunks.append(_normalise(_as_embeddings(self.model.get_video_features(pixel_values_videos=pixels))))
+        count = next(iter(video_inputs.values())).shape[0]
+        for start in range(0, count, max(1, batch_size)):
+            chunk = {
+                k: v[start : start + batch_size].to(self.device, self.model.dtype if v.is_floating_point() else v.dtype)
+                for k, v in video_inputs.items()
+            }
+            chunks.append(_normalise(_as_embeddings(self.model.get_video_features(**chunk))))
         return torch.cat(chunks)
+
+    def score(self, text_embeds: torch.Tensor, video_embeds: torch.Tensor) -> torch.Tensor:
+        """`(num_texts, num_videos)` scores of normalised embeddings: the model's `score_embeddings` when it has
+        one, else the cosine."""
+        score = getattr(self.model, "score_embeddings", None)
+        if score is not None:
+            return score(text_embeds.float(), video_embeds.float())
+        return text_embeds @ video_embeds.t()
 
     def _embed_texts(self, text_inputs: dict) -> torch.Tensor:
         text_inputs = {k: v.to(self.device) for k, v in text_inputs.items()}
@@ -136,25 +151,25 @@ class VideoTextRetrievalPipeline(Pipeline):
             videos = list(query["videos"])
             return {
                 "text_inputs": self._text_inputs([query["text"]]),
-                "pixel_values_videos": self._video_inputs(videos, video_kwargs),
+                "video_inputs": self._video_inputs(videos, video_kwargs),
                 "names": [_video_name(v, i) for i, v in enumerate(videos)],
                 "kind": "video",
             }
         texts = list(query["texts"])
         return {
             "text_inputs": self._text_inputs(texts),
-            "pixel_values_videos": self._video_inputs([query["video"]], video_kwargs),
+            "video_inputs": self._video_inputs([query["video"]], video_kwargs),
             "names": texts,
             "kind": "text",
         }
 
     def _forward(self, model_inputs, video_batch_size: int = 8):
-        video_embeds = self._embed_videos(model_inputs["pixel_values_videos"], video_batch_size)
+        video_embeds = self._embed_videos(model_inputs["video_inputs"], video_batch_size)
         text_embeds = self._embed_texts(model_inputs["text_inputs"])
         if model_inputs["kind"] == "video":
-            scores = video_embeds @ text_embeds[0]  # one text against every video
+            scores = self.score(text_embeds[:1], video_embeds)[0]  # one text against every video
         else:
-            scores = text_embeds @ video_embeds[0]  # one video against every text
+            scores = self.score(text_embeds, video_embeds[:1])[:, 0]  # one video against every text
         return {"scores": scores, "names": model_inputs["names"], "kind": model_inputs["kind"]}
 
     def postprocess(self, model_outputs, top_k=None):
