@@ -32,15 +32,23 @@ videos = st.integers(1, 6).flatmap(
 )
 
 
+def _video_input(processor, video) -> torch.Tensor:
+    """The method's one float video input (`pixel_values_videos`, or TransDCS's `expert_features`)."""
+    (tensor,) = [v for v in processor(videos=[video], return_tensors="pt").values() if v.is_floating_point()]
+    return tensor
+
+
 @SETTINGS
 @given(video=videos)
 def test_processor_takes_any_uint8_clip_and_equal_float_values(processor, video):
-    pixels = processor(videos=[video], return_tensors="pt")["pixel_values_videos"]
-    reference = processor(videos=[np.zeros((4, 16, 16, 3), np.uint8)], return_tensors="pt")["pixel_values_videos"]
+    pixels = _video_input(processor, video)
+    reference = _video_input(processor, np.zeros((4, 16, 16, 3), np.uint8))
     assert pixels.shape == reference.shape and torch.isfinite(pixels).all()
     assume(video.max() > 1)  # floats all within 0..1 are refused as already rescaled (tested below)
-    as_float = processor(videos=[video.astype(np.float32)], return_tensors="pt")["pixel_values_videos"]
-    torch.testing.assert_close(as_float, pixels, atol=2e-2, rtol=0)
+    # the same values as floats give the same input, up to the resize's uint8 rounding and clamping of bicubic
+    # overshoot (a scale mix-up, e.g. floats read as 0..1, would move every value by whole units)
+    difference = (_video_input(processor, video.astype(np.float32)) - pixels).abs()
+    assert difference.mean() < 0.02 and difference.max() < 1.0
 
 
 @SETTINGS

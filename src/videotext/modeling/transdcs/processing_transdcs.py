@@ -11,6 +11,19 @@ from transformers import BatchFeature, ProcessorMixin
 from .video_processing_transdcs import TransDcsVideoProcessor  # noqa: F401  (copied with the processor)
 
 
+# Copied from videotext.modeling.shared_blocks.text_batch
+def text_batch(text, owner: str) -> list[str]:
+    """`text` (a string or a list of strings) as a non-empty list of strings; a one-line error naming `owner`."""
+    texts = [text] if isinstance(text, str) else list(text)
+    if not texts:
+        raise ValueError(f"{owner}: `text` is an empty list; pass at least one string")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ValueError(f"{owner}: `text` must be a string or a list of strings (item {bad} is "
+                         f"{type(texts[bad]).__name__})")  # fmt: skip
+    return texts
+
+
 class TransDcsProcessor(ProcessorMixin):
     r"""
     Wraps a [`TransDcsVideoProcessor`] (expert features from raw video or feature files) and a BERT-family
@@ -52,7 +65,7 @@ class TransDcsProcessor(ProcessorMixin):
             data.update(self.video_processor(videos, expert_features=expert_features, clip_bounds=clip_bounds,
                                              return_tensors=return_tensors, **kwargs))  # fmt: skip
         if text is not None:
-            captions = [text] if isinstance(text, str) else list(text)
+            captions = text_batch(text, "TransDcsProcessor")
             data.update(self.tokenizer(captions, padding=padding, truncation=True,
                                        max_length=max_length or self.max_length,
                                        return_token_type_ids=False, return_tensors=return_tensors))  # fmt: skip
