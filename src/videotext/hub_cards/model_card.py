@@ -322,7 +322,7 @@ def _backbones(sources: CardSources, facts: MethodFacts) -> tuple[list[dict[str,
 
 
 # ------------------------------------------------------------------------------------------------------ snippets
-def _auto_snippet(repo: str, auto_class: str, task: str) -> str:
+def _auto_snippet(repo: str, auto_class: str, task: str, own_score: bool = False) -> str:
     load = (
         "import torch\n"
         f"from transformers import {auto_class}, AutoProcessor\n\n"
@@ -336,15 +336,20 @@ def _auto_snippet(repo: str, auto_class: str, task: str) -> str:
             "    ids = model.generate(**inputs, max_new_tokens=30, num_beams=3)\n"
             "print(processor.batch_decode(ids, skip_special_tokens=True))"
         )
+    score = (
+        "similarity = model.score_embeddings(text_embeds, video_embeds)  # the model's own score\n"
+        if own_score
+        else "similarity = torch.nn.functional.normalize(text_embeds, dim=-1) @ "
+        "torch.nn.functional.normalize(video_embeds, dim=-1).T\n"
+    )
     return load + (
         '\nvideos = processor(videos=["clip.mp4"], return_tensors="pt")  # paths or (frames, H, W, 3) uint8 arrays\n'
         'texts = processor(text=["a man is playing tennis", "a cat sleeps on a sofa"], return_tensors="pt")\n'
         "with torch.no_grad():\n"
-        '    video_embeds = model.get_video_features(pixel_values_videos=videos["pixel_values_videos"])\n'
-        '    text_embeds = model.get_text_features(input_ids=texts["input_ids"], attention_mask=texts["attention_mask"])\n'
-        "similarity = torch.nn.functional.normalize(text_embeds, dim=-1) @ "
-        "torch.nn.functional.normalize(video_embeds, dim=-1).T\n"
-        "print(similarity)  # (texts, videos) cosine similarities"
+        "    video_embeds = model.get_video_features(**videos)\n"
+        "    text_embeds = model.get_text_features(**texts)\n"
+        + score
+        + "print(similarity)  # (texts, videos)"
     )
 
 
@@ -548,7 +553,7 @@ def build_model_card(
     task_phrase = task.task_name[0].lower() + task.task_name[1:]
     intro = f"A {task_phrase} model of the {facts.name} method (`{model_type}`), exported with videotext."
     snippets = {
-        "auto": _auto_snippet(repo, method.auto_class, method.task),
+        "auto": _auto_snippet(repo, method.auto_class, method.task, hasattr(method.model_cls, "score_embeddings")),
         "pipeline": _pipeline_snippet(repo, pipelines, task.pipeline_call) if pipelines else "",
         "trainer": _trainer_snippet(repo, method.auto_class, tmethod),
         "peft": _peft_snippet(repo, method.auto_class) if adapter else "",
@@ -568,6 +573,7 @@ def build_model_card(
             "video_processor": method.video_processor,
         },
         num_frames=config.get("num_frames") or (config.get("vision_config") or {}).get("num_frames"),
+        video_inputs=list(method.video_processor_cls.model_input_names),
         backbones=backbone_rows,
         license=license,
         adapter=adapter,
