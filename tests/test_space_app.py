@@ -232,7 +232,7 @@ def test_captioner_page_captions_an_upload(apps, browser, clips, screenshots, me
     caption = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, box).get_attribute("value"), "the caption")
     browser.save_screenshot(str(screenshots / f"{method}-captioning.png"))
     want = reference_captions(exported, clips["red_circle"], num_beams=3, max_new_tokens=8)[0][0]
-    assert caption == want
+    assert caption == (want or "(the model generated an empty caption)")  # a random tiny model may generate nothing
 
 
 @pytest.mark.parametrize("method", sorted(m for m, e in METHODS.items() if e.task == "retrieval"))

@@ -119,6 +119,9 @@ def _title(model_dir: Path, task: str) -> str:
     return f"{model_type}: {'video captioning' if task == 'captioning' else 'text-to-video search'}"
 
 
+EMPTY_CAPTION = "(the model generated an empty caption)"
+
+
 def captioning_demo(pipe, title: str):
     import gradio as gr
 
@@ -126,7 +129,8 @@ def captioning_demo(pipe, title: str):
         if not video:
             raise gr.Error("Upload a video first.")
         result = pipe(video, **generation_kwargs(num_beams, do_sample, top_p, max_new_tokens))
-        return result[0]["generated_text"]
+        # an empty box would look like nothing happened
+        return result[0]["generated_text"] or EMPTY_CAPTION
 
     with gr.Blocks(title=title) as demo:
         gr.Markdown(f"# {title}\nUpload a short video clip and press **Caption**.")
