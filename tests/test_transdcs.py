@@ -258,6 +258,9 @@ def test_extract_experts_resumes_and_reports_bad_videos(tmp_path, synthetic_dir)
     assert first["failed"][0]["video_path"] == str(bad)
     again = extract_experts(rows, tmp_path / "out", num_frames=4, progress=False)
     assert again["num_computed"] == 0 and again["num_failed"] == 1
+    # resuming with other settings would mix two kinds of features in one folder: refused, naming the setting
+    with pytest.raises(ValueError, match="other num_frames"):
+        extract_experts(rows, tmp_path / "out", num_frames=8, progress=False)
     features = read_expert_file(tmp_path / "out" / first["clips"][0]["file"])
     assert features["appearance"].shape[0] == 4 and "audio" not in features
 

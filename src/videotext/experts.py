@@ -140,6 +140,13 @@ def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: S
 
     processor = TransDcsVideoProcessor(experts=list(experts) if experts else None, num_frames=num_frames)
     out = Path(out_dir)
+    previous = out / "manifest.json"
+    if previous.is_file():  # resume only with the same extractors: other settings would mix two feature kinds
+        old = json.loads(previous.read_text())
+        differ = [k for k, v in (("experts", processor.experts), ("num_frames", num_frames)) if old.get(k) != v]
+        if differ:
+            raise ValueError(f"{out} holds experts extracted with other {' and '.join(differ)}; use a new --out "
+                             "(or delete the folder) to extract with these settings")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     targets = [out / _clip_file_name(row) for row in rows]
     todo = [(processor, row, target) for row, target in zip(rows, targets) if not target.exists()]
@@ -173,7 +180,9 @@ def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: S
     manifest = {"experts": processor.experts, "num_frames": num_frames, "num_clips": len(entries),
                 "num_computed": len(todo) - len(errors), "num_failed": len(failed), "clips": entries,
                 "failed": failed}  # fmt: skip
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    tmp = out / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, out / "manifest.json")
     return manifest
 
 
@@ -254,7 +263,9 @@ def convert_ce_pickles(rows: Sequence[dict], pickles: dict[str, str], out_dir, a
                         "end": row.get("end"), "file": target.name, "experts": sorted(found)})  # fmt: skip
     manifest = {"source": {n: str(p) for n, p in pickles.items()}, "num_clips": len(entries), "num_computed":
                 len(entries), "num_failed": 0, "clips": entries, "failed": []}  # fmt: skip
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    tmp = out / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, out / "manifest.json")
     return manifest
 
 
