@@ -6,6 +6,7 @@ marked `# Copied from videotext.modeling.shared_blocks.<name>` (optionally `with
 way from `modeling/shared_files/`, see that script.)
 """
 
+import copy
 import dataclasses
 import inspect
 import math
@@ -341,3 +342,49 @@ def with_cache_field(output_fields: type, name: str) -> type:
     output_cls = dataclasses.make_dataclass(name, [field], bases=(output_fields,))
     output_cls.__module__, output_cls.__doc__ = output_fields.__module__, output_fields.__doc__
     return output_cls
+
+
+def generation_setup(generation_config, default_config, generate_kwargs: dict) -> tuple[Any, dict]:
+    """(a copy of `generation_config`, else of `default_config`, updated with the generation knobs among
+    `generate_kwargs`; the remaining model kwargs). A missing `pad_token_id` falls back to the (first) EOS id."""
+    config = copy.deepcopy(generation_config if generation_config is not None else default_config)
+    model_kwargs = config.update(**generate_kwargs)  # generation knobs go into the copy, the rest to the model
+    if config.pad_token_id is None and config.eos_token_id is not None:
+        eos = config.eos_token_id
+        config.pad_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
+    return config, model_kwargs
+
+
+def pad_sequences(
+    sequences: list[list[int]], pad_id: int, side: str, fill: int | None = None
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Pad token-id lists to one length on `side` ("left" | "right") with `pad_id` (or `fill`, e.g. -100 for labels);
+    returns (ids, attention mask)."""
+    length = max((len(s) for s in sequences), default=0)
+    ids, mask = [], []
+    for seq in sequences:
+        extra = length - len(seq)
+        pad = [pad_id if fill is None else fill] * extra
+        ids.append(pad + seq if side == "left" else seq + pad)
+        mask.append([0] * extra + [1] * len(seq) if side == "left" else [1] * len(seq) + [0] * extra)
+    return ids, mask
+
+
+def pad_token_id(tokenizer) -> int:
+    """The tokenizer's pad id, else its EOS id (GPT-2 has no pad token; padded positions are masked anyway), else 0."""
+    if tokenizer.pad_token_id is not None:
+        return tokenizer.pad_token_id
+    if tokenizer.eos_token_id is not None:
+        return tokenizer.eos_token_id
+    return 0
+
+
+def clean_batch_decode(tokenizer, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
+    """Generated ids -> clean texts: text after the first EOS dropped, special tokens skipped, whitespace collapsed."""
+    if isinstance(sequences, torch.Tensor):
+        sequences = sequences.tolist()
+    eos = tokenizer.eos_token_id
+    if skip_special_tokens and eos is not None:
+        sequences = [list(seq[: list(seq).index(eos)]) if eos in seq else list(seq) for seq in sequences]
+    texts = tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+    return [" ".join(t.split()) for t in texts]

@@ -104,6 +104,18 @@ def with_cache_field(output_fields: type, name: str) -> type:
     return output_cls
 
 
+# Copied from videotext.modeling.shared_blocks.generation_setup
+def generation_setup(generation_config, default_config, generate_kwargs: dict) -> tuple[Any, dict]:
+    """(a copy of `generation_config`, else of `default_config`, updated with the generation knobs among
+    `generate_kwargs`; the remaining model kwargs). A missing `pad_token_id` falls back to the (first) EOS id."""
+    config = copy.deepcopy(generation_config if generation_config is not None else default_config)
+    model_kwargs = config.update(**generate_kwargs)  # generation knobs go into the copy, the rest to the model
+    if config.pad_token_id is None and config.eos_token_id is not None:
+        eos = config.eos_token_id
+        config.pad_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
+    return config, model_kwargs
+
+
 CACHE_NAME = generation_cache_name()
 
 
@@ -622,13 +634,7 @@ class Clip4VideoCapForConditionalGeneration(Clip4VideoCapPreTrainedModel, Genera
         commonsense = {a: self.commonsense_decoders[a](encoded["grounded"])[0] for a in self.config.aspects}
         prefix = self.build_prefix(encoded, commonsense)  # (B, P, D_lm)
         embeds, mask = self._merge_prefix(prefix, input_ids, None, attention_mask)
-        generation_config = copy.deepcopy(
-            generation_config if generation_config is not None else self.generation_config
-        )
-        model_kwargs = generation_config.update(**generate_kwargs)  # generation knobs go into the config copy
-        if generation_config.pad_token_id is None and generation_config.eos_token_id is not None:
-            eos = generation_config.eos_token_id
-            generation_config.pad_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
+        generation_config, model_kwargs = generation_setup(generation_config, self.generation_config, generate_kwargs)
         sequences = self.language_model.generate(
             inputs_embeds=embeds, attention_mask=mask, generation_config=generation_config, **model_kwargs
         )

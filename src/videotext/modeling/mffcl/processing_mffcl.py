@@ -14,26 +14,42 @@ import torch
 from transformers import BatchFeature, ProcessorMixin
 
 
-def _pad(sequences: list[list[int]], pad_id: int, side: str) -> tuple[list[list[int]], list[list[int]]]:
+# Copied from videotext.modeling.shared_blocks.pad_sequences
+def pad_sequences(
+    sequences: list[list[int]], pad_id: int, side: str, fill: int | None = None
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Pad token-id lists to one length on `side` ("left" | "right") with `pad_id` (or `fill`, e.g. -100 for labels);
+    returns (ids, attention mask)."""
     length = max((len(s) for s in sequences), default=0)
     ids, mask = [], []
     for seq in sequences:
-        fill = length - len(seq)
-        if side == "left":
-            ids.append([pad_id] * fill + seq)
-            mask.append([0] * fill + [1] * len(seq))
-        else:
-            ids.append(seq + [pad_id] * fill)
-            mask.append([1] * len(seq) + [0] * fill)
+        extra = length - len(seq)
+        pad = [pad_id if fill is None else fill] * extra
+        ids.append(pad + seq if side == "left" else seq + pad)
+        mask.append([0] * extra + [1] * len(seq) if side == "left" else [1] * len(seq) + [0] * extra)
     return ids, mask
 
 
-def _pad_id(tokenizer) -> int:
+# Copied from videotext.modeling.shared_blocks.pad_token_id
+def pad_token_id(tokenizer) -> int:
+    """The tokenizer's pad id, else its EOS id (GPT-2 has no pad token; padded positions are masked anyway), else 0."""
     if tokenizer.pad_token_id is not None:
         return tokenizer.pad_token_id
     if tokenizer.eos_token_id is not None:
-        return tokenizer.eos_token_id  # GPT-2 has no pad token; padded positions are masked anyway
+        return tokenizer.eos_token_id
     return 0
+
+
+# Copied from videotext.modeling.shared_blocks.clean_batch_decode
+def clean_batch_decode(tokenizer, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
+    """Generated ids -> clean texts: text after the first EOS dropped, special tokens skipped, whitespace collapsed."""
+    if isinstance(sequences, torch.Tensor):
+        sequences = sequences.tolist()
+    eos = tokenizer.eos_token_id
+    if skip_special_tokens and eos is not None:
+        sequences = [list(seq[: list(seq).index(eos)]) if eos in seq else list(seq) for seq in sequences]
+    texts = tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+    return [" ".join(t.split()) for t in texts]
 
 
 # Copied from videotext.modeling.shared_blocks.text_batch
@@ -115,12 +131,12 @@ class MffclProcessor(ProcessorMixin):
                 if eos is None:
                     raise ValueError("the decoder tokenizer has no eos_token; training captions must end with one")
                 token_lists = [ids[: max_length - 1] + [eos] for ids in token_lists]
-                ids, mask = _pad(token_lists, _pad_id(self.tokenizer), side="right")
+                ids, mask = pad_sequences(token_lists, pad_token_id(self.tokenizer), side="right")
                 labels = [[tok if m else -100 for tok, m in zip(row, row_mask)] for row, row_mask in zip(ids, mask)]
                 enc = self.text_encoder_tokenizer(
                     stripped, truncation=True, max_length=max_length, add_special_tokens=True
                 )["input_ids"]
-                enc_ids, enc_mask = _pad(enc, _pad_id(self.text_encoder_tokenizer), side="right")
+                enc_ids, enc_mask = pad_sequences(enc, pad_token_id(self.text_encoder_tokenizer), side="right")
                 data.update(
                     input_ids=ids,
                     attention_mask=mask,
@@ -129,7 +145,7 @@ class MffclProcessor(ProcessorMixin):
                     text_encoder_attention_mask=enc_mask,
                 )
             else:
-                ids, mask = _pad([t[:max_length] for t in token_lists], _pad_id(self.tokenizer), side="left")
+                ids, mask = pad_sequences([t[:max_length] for t in token_lists], pad_token_id(self.tokenizer), side="left")
                 data.update(input_ids=ids, attention_mask=mask)
             if return_tensors == "pt":
                 for key in (
@@ -145,13 +161,7 @@ class MffclProcessor(ProcessorMixin):
 
     def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
         """Generated ids -> clean captions (text after the first EOS dropped, special tokens skipped, stripped)."""
-        if isinstance(sequences, torch.Tensor):
-            sequences = sequences.tolist()
-        eos = self.tokenizer.eos_token_id
-        if skip_special_tokens and eos is not None:
-            sequences = [list(seq[: list(seq).index(eos)]) if eos in seq else list(seq) for seq in sequences]
-        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
-        return [" ".join(t.split()) for t in texts]
+        return clean_batch_decode(self.tokenizer, sequences, skip_special_tokens, **kwargs)
 
     def decode(self, token_ids, skip_special_tokens: bool = True, **kwargs) -> str:
         if isinstance(token_ids, torch.Tensor):

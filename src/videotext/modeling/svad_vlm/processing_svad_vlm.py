@@ -31,15 +31,30 @@ DEFAULT_DESCRIPTION_PROMPT = "Describe the video."
 DEFAULT_KEYWORD_PROMPT = "Fill in the blank: {text}"
 
 
-def _pad(sequences: list[list[int]], pad_id: int, side: str, fill_label: int | None = None):
+# Copied from videotext.modeling.shared_blocks.pad_sequences
+def pad_sequences(
+    sequences: list[list[int]], pad_id: int, side: str, fill: int | None = None
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Pad token-id lists to one length on `side` ("left" | "right") with `pad_id` (or `fill`, e.g. -100 for labels);
+    returns (ids, attention mask)."""
     length = max((len(s) for s in sequences), default=0)
     ids, mask = [], []
     for seq in sequences:
-        fill = length - len(seq)
-        pad = [pad_id if fill_label is None else fill_label] * fill
+        extra = length - len(seq)
+        pad = [pad_id if fill is None else fill] * extra
         ids.append(pad + seq if side == "left" else seq + pad)
-        mask.append([0] * fill + [1] * len(seq) if side == "left" else [1] * len(seq) + [0] * fill)
+        mask.append([0] * extra + [1] * len(seq) if side == "left" else [1] * len(seq) + [0] * extra)
     return ids, mask
+
+
+# Copied from videotext.modeling.shared_blocks.pad_token_id
+def pad_token_id(tokenizer) -> int:
+    """The tokenizer's pad id, else its EOS id (GPT-2 has no pad token; padded positions are masked anyway), else 0."""
+    if tokenizer.pad_token_id is not None:
+        return tokenizer.pad_token_id
+    if tokenizer.eos_token_id is not None:
+        return tokenizer.eos_token_id
+    return 0
 
 
 def _as_list(value, batch: int, name: str) -> list:
@@ -55,6 +70,18 @@ def find_keyword(text: str, keyword: str) -> list[tuple[int, int]]:
     """(start, end) of every whole-word, case-insensitive occurrence of `keyword` in `text`."""
     pattern = r"(?<![\w-])" + re.escape(keyword.strip()) + r"(?![\w-])"
     return [m.span() for m in re.finditer(pattern, text, flags=re.IGNORECASE)] if keyword.strip() else []
+
+
+# Copied from videotext.modeling.shared_blocks.clean_batch_decode
+def clean_batch_decode(tokenizer, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
+    """Generated ids -> clean texts: text after the first EOS dropped, special tokens skipped, whitespace collapsed."""
+    if isinstance(sequences, torch.Tensor):
+        sequences = sequences.tolist()
+    eos = tokenizer.eos_token_id
+    if skip_special_tokens and eos is not None:
+        sequences = [list(seq[: list(seq).index(eos)]) if eos in seq else list(seq) for seq in sequences]
+    texts = tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
+    return [" ".join(t.split()) for t in texts]
 
 
 # Copied from videotext.modeling.shared_blocks.text_batch
@@ -129,16 +156,12 @@ class SvadVlmProcessor(ProcessorMixin):
         ids = self.tokenizer([t.strip() for t in texts], add_special_tokens=False)["input_ids"] if texts else []
         return [seq[: max_length - 1] + [eos] for seq in ids]
 
-    def _pad_id(self) -> int:
-        tok = self.tokenizer
-        return tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-
     def _supervised(self, prompts: list[list[int]], targets: list[list[int] | None]) -> dict[str, list]:
         """Right-padded prompt + target rows, labels -100 on the prompt, padding and rows without a target."""
         rows = [p + (t or []) for p, t in zip(prompts, targets)]
         labels = [[-100] * len(p) + (t or []) for p, t in zip(prompts, targets)]
-        ids, mask = _pad(rows, self._pad_id(), "right")
-        labels, _ = _pad(labels, self._pad_id(), "right", fill_label=-100)
+        ids, mask = pad_sequences(rows, pad_token_id(self.tokenizer), "right")
+        labels, _ = pad_sequences(labels, pad_token_id(self.tokenizer), "right", fill=-100)
         return {"ids": ids, "mask": mask, "labels": labels}
 
     def _keyword_task(self, text: str, keywords, seed) -> tuple[str, str] | None:
@@ -213,7 +236,7 @@ class SvadVlmProcessor(ProcessorMixin):
         else:
             given = text if text is not None else prompt
             prompts = _as_list(given, batch or (1 if given is None or isinstance(given, str) else len(given)), "text")
-            ids, mask = _pad([self._prompt_ids(p or self.description_prompt) for p in prompts], self._pad_id(), "left")
+            ids, mask = pad_sequences([self._prompt_ids(p or self.description_prompt) for p in prompts], pad_token_id(self.tokenizer), "left")
             data.update(input_ids=ids, attention_mask=mask)
             batch = len(prompts)
         if data_source is not None:
@@ -231,13 +254,7 @@ class SvadVlmProcessor(ProcessorMixin):
     # ------------------------------------------------------------------------------------------------ decoding
     def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
         """Generated ids -> clean texts (text after the first EOS dropped, special tokens skipped, stripped)."""
-        if isinstance(sequences, torch.Tensor):
-            sequences = sequences.tolist()
-        eos = self.tokenizer.eos_token_id
-        if skip_special_tokens and eos is not None:
-            sequences = [list(seq[: list(seq).index(eos)]) if eos in seq else list(seq) for seq in sequences]
-        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=skip_special_tokens, **kwargs)
-        return [" ".join(t.split()) for t in texts]
+        return clean_batch_decode(self.tokenizer, sequences, skip_special_tokens, **kwargs)
 
     def decode(self, token_ids, skip_special_tokens: bool = True, **kwargs) -> str:
         if isinstance(token_ids, torch.Tensor):
