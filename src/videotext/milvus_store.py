@@ -226,6 +226,14 @@ class MilvusVideoIndex:
         )  # fmt: skip
         return [[(self._row(hit["entity"]), float(hit["distance"])) for hit in per_query] for per_query in hits]
 
+    def close(self) -> None:
+        """Close the connection; for Milvus Lite also stop the embedded server of this `.db` (it holds the folder)."""
+        self.client.close()
+        if self.uri.endswith(".db"):
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(str(Path(self.uri).expanduser().resolve()))
+
     @staticmethod
     def _row(entity: dict) -> dict:
         row = {"video_id": entity["video_id"], "video_path": entity["video_path"]}
