@@ -2,6 +2,9 @@
 index, idempotent reruns, another model refused, TransDCS refused."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -148,3 +151,28 @@ def test_hnsw_collection_of_many_vectors_agrees_with_exact_search(tmp_path):
                                                                 "start": 5.0, "end": 7.0}  # fmt: skip
     with pytest.raises(ValueError, match="--exact"):
         index.search_embeddings(vectors[:1], 3, exact=True)
+
+
+@pytest.mark.skipif(os.environ.get("VIDEOTEXT_SKIP_MULTIPROCESS") == "1", reason="multi-process launch disabled")
+def test_two_accelerate_processes_embed_their_shards_and_one_writes_milvus(models, clips, indexed, tmp_path):
+    from videotext.milvus_store import MilvusVideoIndex
+
+    # 3-row shards: process 0 embeds shards 0 and 2, process 1 shard 1; only the main process opens the .db
+    script = tmp_path / "index_with_small_shards.py"
+    script.write_text("import sys\nfrom videotext import video_index\nvideo_index.SHARD_SIZE = 3\n"
+                      "from videotext.cli import main\nsys.exit(main(sys.argv[1:]))\n")  # fmt: skip
+    db = str(tmp_path / "two.db")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script),
+           "index", models[0], "--videos", str(clips), "--out", str(tmp_path / "two"), "--milvus", db]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("wrote 8 videos to the Milvus collection videotext_videos") == 1
+    collection = MilvusVideoIndex(db)
+    assert len(collection) == 8
+    embeddings = np.load(indexed[0] / "embeddings.npy")  # the one-process run's
+    hits = collection.search_embeddings(embeddings, k=1)
+    rows = json.loads((indexed[0] / "videos.json").read_text())
+    assert [h[0][0]["video_id"] for h in hits] == [r["video_id"] for r in rows]
+    np.testing.assert_allclose([h[0][1] for h in hits], 1.0, atol=1e-4)
