@@ -71,6 +71,22 @@ def test_milvus_search_equals_the_local_exact_ranking(indexed, capsys):
         assert [r["video_id"] for r, _ in got] == [r["video_id"] for r, _ in want]
         assert [r["video_path"] for r, _ in got] == [r["video_path"] for r, _ in want]
         np.testing.assert_allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
+    # the local HTTP endpoint serves a collection as it serves an index folder
+    import threading
+    import urllib.request
+
+    from videotext.inference import embed_texts
+    from videotext.video_index import serve
+
+    server = serve(collection, lambda texts: embed_texts(model, processor, texts), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/search?q=a%20red%20box%20moves&k=4") as r:
+            served = json.loads(r.read())["results"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r["video_id"] for r in served] == [r["video_id"] for r, _ in local[0][:4]]
     capsys.readouterr()
     assert main(["search", str(out), "a red box moves", "-k", "3", "--exact"]) == 0
     local_lines = capsys.readouterr().out
