@@ -59,7 +59,10 @@ def connect(uri: str):
     if not remote and not uri.endswith(".db"):
         raise ValueError(f"--milvus {uri}: give a Milvus Lite file ending in .db or a server URI http(s)://HOST:PORT")
     if not remote:
-        Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"--milvus {uri}: cannot create its folder ({err.strerror or err})") from err
         uri = str(Path(uri).expanduser().resolve())
     try:
         return MilvusClient(uri=uri, token=os.environ.get(TOKEN_ENV, "") if remote else "")
