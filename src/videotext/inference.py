@@ -546,8 +546,9 @@ def cli_index(args) -> int:
     if milvus:  # one writer: the main process, once every shard is merged
         from .milvus_store import DEFAULT_COLLECTION, write_index_folder
 
-        info = write_index_folder(args.out, milvus, collection=getattr(args, "milvus_collection", None) or DEFAULT_COLLECTION,
-                                  overwrite=getattr(args, "overwrite", False), index_type=getattr(args, "milvus_index", None))  # fmt: skip
+        collection = getattr(args, "milvus_collection", None) or DEFAULT_COLLECTION
+        info = write_index_folder(args.out, milvus, collection=collection, overwrite=getattr(args, "overwrite", False),
+                                  index_type=getattr(args, "milvus_index", None))  # fmt: skip
         print(f"wrote {meta['num_videos']} videos to the Milvus collection {info['collection']} at {milvus} "
               f"({info['num_videos']} in it, {info['index_type']} index)")  # fmt: skip
     return 0
