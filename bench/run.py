@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (a CI check that the benchmark runs)")
     parser.add_argument("--out", default="bench/results", help="folder for <section>.json")
     args = parser.parse_args(argv)
-    sizes = [500, 2000] if args.smoke else args.sizes or [10_000, 100_000] + ([1_000_000] if args.section == "search" else [])
+    default_sizes = [10_000, 100_000] + ([1_000_000] if args.section == "search" else [])
+    sizes = [500, 2000] if args.smoke else args.sizes or default_sizes
     import torch
 
     report = {"section": args.section, "threads": torch.get_num_threads(), "python": sys.version.split()[0]}

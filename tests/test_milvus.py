@@ -81,7 +81,8 @@ def test_milvus_search_equals_the_local_exact_ranking(indexed, capsys):
     server = serve(collection, lambda texts: embed_texts(model, processor, texts), port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/search?q=a%20red%20box%20moves&k=4") as r:
+        url = f"http://127.0.0.1:{server.server_address[1]}/search?q=a%20red%20box%20moves&k=4"
+        with urllib.request.urlopen(url) as r:
             served = json.loads(r.read())["results"]
     finally:
         server.shutdown()
@@ -151,7 +152,8 @@ def test_hnsw_collection_of_many_vectors_agrees_with_exact_search(tmp_path):
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((3000, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    rows = [{"video_id": f"v{i}", "video_path": f"/videos/v{i}.mp4", "start": 1.0 * i, "end": i + 2.0} for i in range(3000)]
+    rows = [{"video_id": f"v{i}", "video_path": f"/videos/v{i}.mp4", "start": 1.0 * i, "end": i + 2.0}
+            for i in range(3000)]  # fmt: skip
     db = str(tmp_path / "h.db")
     info = write_collection(db, vectors, rows, model="m", weights_sha256="x", model_type="dual_align",
                             index_type="HNSW", batch_size=700, progress=False)  # fmt: skip
@@ -160,7 +162,8 @@ def test_hnsw_collection_of_many_vectors_agrees_with_exact_search(tmp_path):
     queries = vectors[:20] + 0.3 * rng.standard_normal((20, 16)).astype(np.float32)
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     found = index.search_embeddings(queries, 10)
-    recall = np.mean([len({int(r["video_id"][1:]) for r, _ in hits} & set(e.tolist())) / 10 for hits, e in zip(found, exact)])
+    recall = np.mean([len({int(r["video_id"][1:]) for r, _ in hits} & set(e.tolist())) / 10
+                      for hits, e in zip(found, exact)])  # fmt: skip
     assert recall >= 0.9
     assert [r["video_id"] for r, _ in index.search_embeddings(vectors[5], 1)[0]] == ["v5"]
     assert index.search_embeddings(vectors[5], 1)[0][0][0] == {"video_id": "v5", "video_path": "/videos/v5.mp4",

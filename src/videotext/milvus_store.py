@@ -143,7 +143,8 @@ def write_collection(
         raise ValueError("embeddings hold non-finite values; the model's outputs are broken, nothing was written")
     for row in rows:
         if len(row_key(row)) > KEY_LENGTH or len(str(row["video_path"])) > PATH_LENGTH:
-            raise ValueError(f"video {row['video_path']}: id or path longer than Milvus' field ({KEY_LENGTH}/{PATH_LENGTH})")
+            raise ValueError(f"video {row['video_path']}: id or path longer than the collection's fields "
+                             f"({KEY_LENGTH} / {PATH_LENGTH} characters)")  # fmt: skip
     client = connect(uri)
     dim = embeddings.shape[1]
     wanted = {"model": model, "weights_sha256": weights_sha256, "model_type": model_type}
@@ -225,7 +226,8 @@ class MilvusVideoIndex:
         params = {"ef": max(HNSW_EF, k)} if self.meta["index_type"] in ("HNSW", "AUTOINDEX") else {}
         hits = self.client.search(
             self.collection, data=queries.tolist(), limit=k, anns_field="embedding",
-            output_fields=["video_id", "video_path", "start", "end"], search_params={"metric_type": "IP", "params": params},
+            output_fields=["video_id", "video_path", "start", "end"],
+            search_params={"metric_type": "IP", "params": params},
         )  # fmt: skip
         return [[(self._row(hit["entity"]), float(hit["distance"])) for hit in per_query] for per_query in hits]
 
@@ -252,5 +254,5 @@ def write_index_folder(index_dir: str | os.PathLike, uri: str, **kwargs) -> dict
 
     index = VideoIndex(index_dir)
     meta = index.meta
-    return write_collection(uri, index.embeddings, index.rows, model=meta["model"], weights_sha256=meta["weights_sha256"],
-                            model_type=meta["model_type"], **kwargs)  # fmt: skip
+    return write_collection(uri, index.embeddings, index.rows, model=meta["model"],
+                            weights_sha256=meta["weights_sha256"], model_type=meta["model_type"], **kwargs)  # fmt: skip
