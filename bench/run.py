@@ -3,9 +3,11 @@ in the same process, printed and written as JSON.
 
     .venv/bin/python bench/run.py search [--sizes 10000 100000 1000000] [--dim 256] [--out bench/results]
     .venv/bin/python bench/run.py search --smoke          # tiny sizes, for CI
+    .venv/bin/python bench/run.py milvus [--sizes 10000 100000]   # Milvus Lite: FLAT and HNSW collections
 
 Sections so far: `search` (one query's latency and batched throughput of `VideoIndex` exact search against a resident
-numpy matmul + argpartition, and of the approximate IVF index with its recall@10 against exact search).
+numpy matmul + argpartition, and of the approximate IVF index with its recall@10 against exact search); `milvus` (the
+same against a Milvus Lite collection as `videotext index --milvus` writes it, FLAT and HNSW, with recall@10).
 """
 
 from __future__ import annotations
@@ -107,19 +109,75 @@ def _search_line(row: dict) -> str:
     return line
 
 
+def bench_milvus(sizes: list[int], dim: int, k: int = 10, repeats: int = 21, batch: int = 64) -> list[dict]:
+    """Milvus Lite (`videotext index --milvus`): write time, one query's latency, batched ms/query and recall@10
+    against exact search, for the FLAT and HNSW collections, next to a resident numpy matmul + argpartition."""
+    results = []
+    for n in sizes:
+        data = clustered_embeddings(n + batch, dim)
+        embeddings, queries = data[:n], data[n:]
+        exact = np.argsort(-(queries @ embeddings.T), axis=1)[:, :k]
+        row = {"videos": n, "dim": dim, "k": k}
+
+        def resident(embeddings=embeddings, query=queries[0]):
+            scores = embeddings @ query
+            top = np.argpartition(-scores, k - 1)[:k]
+            return top[np.argsort(-scores[top])]
+
+        row["baseline_resident_numpy_ms"] = median_ms(resident, repeats)
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind in ("FLAT", "HNSW"):
+                row[kind] = _bench_milvus_one(embeddings, queries, exact, kind, f"{tmp}/{kind.lower()}.db", k, repeats)
+        results.append(row)
+        print(_milvus_line(row), flush=True)
+    return results
+
+
+def _bench_milvus_one(embeddings, queries, exact, kind: str, db: str, k: int, repeats: int) -> dict:
+    from videotext.milvus_store import MilvusVideoIndex, write_collection
+
+    rows = [{"video_id": f"video{i}", "video_path": f"/videos/video{i}.mp4"} for i in range(len(embeddings))]
+    t0 = time.perf_counter()
+    write_collection(db, embeddings, rows, model="bench", weights_sha256="bench", model_type="bench", index_type=kind,
+                     progress=False)  # fmt: skip
+    index = MilvusVideoIndex(db)
+    index.search_embeddings(queries[:1], k)  # the first search loads the segments and their index
+    out = {"write_seconds": round(time.perf_counter() - t0, 2)}
+    out["one_query_ms"] = median_ms(lambda: index.search_embeddings(queries[:1], k), repeats)
+    batched = median_ms(lambda: index.search_embeddings(queries, k), max(3, repeats // 4))
+    out["batched_ms_per_query"] = batched / len(queries)
+    found = index.search_embeddings(queries, k)
+    hits = [len({int(r["video_id"][5:]) for r, _ in f} & set(e.tolist())) for f, e in zip(found, exact)]
+    out["recall_at_10"] = sum(hits) / (k * len(queries))
+    index.close()
+    return out
+
+
+def _milvus_line(row: dict) -> str:
+    parts = [f"{row['videos']:>9} x {row['dim']}: resident numpy {row['baseline_resident_numpy_ms']:8.2f} ms"]
+    for kind in ("FLAT", "HNSW"):
+        r = row[kind]
+        parts.append(f"Milvus Lite {kind} {r['one_query_ms']:7.2f} ms ({r['batched_ms_per_query']:6.2f} batched), "
+                     f"recall@10 {r['recall_at_10']:.3f}, write {r['write_seconds']:.1f} s")  # fmt: skip
+    return " | ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", choices=["search"])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("section", choices=["search", "milvus"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="collection sizes (default 10k 100k 1M; milvus: 10k 100k)")  # fmt: skip
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (a CI check that the benchmark runs)")
     parser.add_argument("--out", default="bench/results", help="folder for <section>.json")
     args = parser.parse_args(argv)
-    sizes = [500, 2000] if args.smoke else args.sizes
+    default_sizes = [10_000, 100_000] + ([1_000_000] if args.section == "search" else [])
+    sizes = [500, 2000] if args.smoke else args.sizes or default_sizes
     import torch
 
     report = {"section": args.section, "threads": torch.get_num_threads(), "python": sys.version.split()[0]}
-    report["results"] = bench_search(sizes, args.dim, repeats=5 if args.smoke else 21)
+    run = bench_milvus if args.section == "milvus" else bench_search
+    report["results"] = run(sizes, args.dim, repeats=5 if args.smoke else 21)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.section}.json").write_text(json.dumps(report, indent=2))

@@ -133,10 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overwrite", action="store_true", help="start clean when --out holds an index of another model or collection"
     )
+    milvus_options(p, write=True)
     p.set_defaults(func=_lazy("videotext.inference:cli_index"))
 
     p = sub.add_parser("search", help="search an index by text")
-    p.add_argument("index", help="index folder written by `videotext index`")
+    p.add_argument("index", help="index folder written by `videotext index` (with --milvus: or the Milvus URI)")
     p.add_argument("query", nargs="*", help="text query")
     p.add_argument("--queries", default=None, metavar="FILE", help="search every line of FILE (one model load)")
     p.add_argument("-k", type=int, default=10, help="number of results (at least 1)")
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--serve", type=int, default=None, metavar="PORT", help="serve GET /search?q=TEXT&k=N on 127.0.0.1:PORT"
     )
+    milvus_options(p, write=False)
     p.set_defaults(func=_lazy("videotext.inference:cli_search"))
 
     p = sub.add_parser("extract-experts", help="expert features (TransDCS) from raw videos: one safetensors per clip")
@@ -230,6 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 # user errors: bad input, a wrong path or value. They print one line; VIDEOTEXT_TRACEBACK=1 shows the traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def milvus_options(p: argparse.ArgumentParser, write: bool) -> None:
+    """`--milvus URI` (a Milvus Lite `.db` file or `http(s)://HOST:19530`; token from $MILVUS_TOKEN) and friends."""
+    p.add_argument("--milvus", default=None, metavar="URI",
+                   help=("also upsert the embeddings into this Milvus collection" if write else "search this Milvus "
+                         "collection (INDEX may then be the URI or the local index of the same model)")
+                   + ": a Milvus Lite file (./videos.db) or http(s)://HOST:19530; token from $MILVUS_TOKEN")  # fmt: skip
+    p.add_argument("--milvus-collection", default=None, metavar="NAME", help="collection name (default videotext_videos)")
+    if write:
+        p.add_argument("--milvus-index", default=None, choices=("FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"),
+                       help="vector index of a new collection (default: FLAT under 100k videos, HNSW from there)")
 
 
 def _close_progress_bars() -> None:

@@ -526,6 +526,11 @@ def cli_index(args) -> int:
     model, processor = load_model_and_processor(args.model, device=processes.device)
     if not is_retriever(model):
         raise SystemExit(f"videotext index: {args.model} is a captioner; indexing needs a retrieval model")
+    milvus = getattr(args, "milvus", None)
+    if milvus:
+        from .milvus_store import refuse_own_score
+
+        refuse_own_score(model)  # before any embedding: the collection could not rank this model's videos
     rows, ignored = collect_videos(args.videos, args.split)
     model_id = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model
     meta = build_index(model, processor, rows, args.out, model_id=model_id, batch_size=args.batch_size,
@@ -538,6 +543,14 @@ def cli_index(args) -> int:
     if meta["num_skipped"] or meta["num_ignored_files"]:
         print(f"skipped {meta['num_skipped']} unreadable videos; ignored {meta['num_ignored_files']} files that are "
               f"not videos ({', '.join(VIDEO_EXTENSIONS)}); both listed in {Path(args.out) / 'index.json'}")  # fmt: skip
+    if milvus:  # one writer: the main process, once every shard is merged
+        from .milvus_store import DEFAULT_COLLECTION, write_index_folder
+
+        collection = getattr(args, "milvus_collection", None) or DEFAULT_COLLECTION
+        info = write_index_folder(args.out, milvus, collection=collection, overwrite=getattr(args, "overwrite", False),
+                                  index_type=getattr(args, "milvus_index", None))  # fmt: skip
+        print(f"wrote {meta['num_videos']} videos to the Milvus collection {info['collection']} at {milvus} "
+              f"({info['num_videos']} in it, {info['index_type']} index)")  # fmt: skip
     return 0
 
 
@@ -563,12 +576,39 @@ def search_many(index_dir, queries: Sequence[str], k: int = 10, model=None, proc
     return index.search_embeddings(embed_texts(model, processor, list(queries)), k, exact=exact, score=score)
 
 
+def search_milvus(uri: str, queries: Sequence[str], k: int = 10, *, collection: str | None = None, model=None,
+                  processor=None) -> list[list[tuple[dict, float]]]:
+    """`search_many` over a Milvus collection written by `videotext index --milvus URI` (`uri`: a Milvus Lite `.db`
+    file or `http(s)://HOST:PORT`, token from $MILVUS_TOKEN); the model is the one the collection records."""
+    from .milvus_store import DEFAULT_COLLECTION, MilvusVideoIndex
+
+    index = uri if isinstance(uri, MilvusVideoIndex) else MilvusVideoIndex(uri, collection or DEFAULT_COLLECTION)
+    return search_many(index, queries, k, model=model, processor=processor)
+
+
+def _open_search_index(args):
+    """The local index folder, or with --milvus the collection (a local index given too must be of its model)."""
+    from .video_index import VideoIndex
+
+    if not getattr(args, "milvus", None):
+        return VideoIndex(args.index)
+    from .milvus_store import DEFAULT_COLLECTION, MilvusVideoIndex
+
+    index = MilvusVideoIndex(args.milvus, args.milvus_collection or DEFAULT_COLLECTION)
+    if (Path(args.index) / "index.json").is_file():
+        local = VideoIndex(args.index).meta
+        if (local.get("model"), local.get("weights_sha256")) != (index.meta["model"], index.meta["weights_sha256"]):
+            raise ValueError(f"{args.index} and the Milvus collection {index.collection} hold embeddings of different "
+                             "models (model / weights_sha256)")  # fmt: skip
+    return index
+
+
 def cli_search(args) -> int:
-    from .video_index import VideoIndex, serve
+    from .video_index import serve
 
     if args.k < 1:
         raise SystemExit(f"videotext search: -k must be at least 1, got {args.k}")
-    index = VideoIndex(args.index)
+    index = _open_search_index(args)
     if args.serve is not None:
         model, processor = load_model_and_processor(index.meta["model"])
         server = serve(index, lambda texts: embed_texts(model, processor, texts), port=args.serve, default_k=args.k)
