@@ -156,4 +156,7 @@ def build_model_and_processor(recipe: dict, train_captions: list[str] | None = N
 
     if processor is None:
         processor = build_processor(recipe, tokenizers, _vision_size(model.config))
+    check = getattr(getattr(processor, "video_processor", None), "check_model_config", None)
+    if callable(check):  # e.g. TransDCS: the extractors' feature widths must be the model's expert input widths
+        check(model.config)
     return model, processor
