@@ -88,13 +88,14 @@ def _load_preprocessor(source: str, kind: str, name: str):
 def backbone_dim(config, kind: str, output: str, name: str = "?") -> int:
     """Feature width of a backbone's `output` read from its config (the tower's `hidden_size`, the last of
     `hidden_sizes` for a convolutional one, `projection_dim` for "projected")."""
+    sub_config = "audio_config" if kind == "audio" else "vision_config"
     if output == "projected":
         dim = getattr(config, "projection_dim", None)
-        if not isinstance(dim, int):
+        if not isinstance(dim, int) or getattr(config, sub_config, None) is None:  # a lone tower has no projection
             raise ValueError(f"expert {name!r}: output 'projected' needs a dual-encoder backbone with `projection_dim` "
                              f"(CLIP, X-CLIP, CLAP), got model_type {config.model_type!r}")  # fmt: skip
         return dim
-    tower = getattr(config, "audio_config" if kind == "audio" else "vision_config", None) or config
+    tower = getattr(config, sub_config, None) or config
     dim = getattr(tower, "hidden_size", None)
     if not isinstance(dim, int):
         sizes = getattr(tower, "hidden_sizes", None)

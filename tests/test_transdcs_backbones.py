@@ -1,0 +1,222 @@
+"""TransDCS experts from transformers backbones (offline: tiny random CLIP vision, VideoMAE and AST models saved to a
+temp folder first): shapes and widths from the backbone configs, determinism, the same numbers from the processor
+on a raw file as from `extract-experts`, a missing audio track masked, mixed backbone + weight-free specs, one-line
+width errors, the manifest's weights hashes refusing a resume, and a tiny train / eval / index run on them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from videotext.modeling.transdcs import TransDcsConfig, TransDcsModel, TransDcsVideoProcessor
+from videotext.modeling.transdcs import backbone_experts_transdcs as backbones
+
+WIDTHS = {"clip": 16, "videomae": 24, "ast": 20}
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory) -> dict[str, str]:
+    """Tiny random backbones with their preprocessors, each in its own folder."""
+    from transformers import (ASTConfig, ASTFeatureExtractor, ASTModel, CLIPImageProcessor, CLIPVisionConfig,
+                              CLIPVisionModel, VideoMAEConfig, VideoMAEImageProcessor, VideoMAEModel)  # fmt: skip
+
+    root = tmp_path_factory.mktemp("backbones")
+    small = dict(intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    crop = dict(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    torch.manual_seed(0)
+    CLIPVisionModel(CLIPVisionConfig(hidden_size=WIDTHS["clip"], image_size=32, patch_size=16, **small)).save_pretrained(root / "clip")
+    CLIPImageProcessor(**crop).save_pretrained(root / "clip")
+    VideoMAEModel(VideoMAEConfig(hidden_size=WIDTHS["videomae"], image_size=32, patch_size=16, num_frames=4,
+                                 tubelet_size=2, **small)).save_pretrained(root / "videomae")  # fmt: skip
+    VideoMAEImageProcessor(**crop).save_pretrained(root / "videomae")
+    ASTModel(ASTConfig(hidden_size=WIDTHS["ast"], num_mel_bins=16, max_length=48, patch_size=8, frequency_stride=8,
+                       time_stride=8, **small)).save_pretrained(root / "ast")  # fmt: skip
+    ASTFeatureExtractor(num_mel_bins=16, max_length=48).save_pretrained(root / "ast")
+    backbones._LOADED.clear()
+    return {name: str(root / name) for name in WIDTHS}
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> dict[str, str]:
+    """Two 16-frame 32 px mp4s of a moving square: `tone` has a 2 s 440 Hz audio track, `silent` none."""
+    import imageio_ffmpeg
+
+    from videotext.processing.video_writer import write_video
+
+    root = tmp_path_factory.mktemp("videos")
+    frames = np.zeros((16, 32, 32, 3), np.uint8)
+    for t in range(16):
+        frames[t, 10:20, t : t + 10] = (200, 40, 40)
+    silent = write_video(root / "silent.mp4", frames, fps=8)
+    rate = 16000
+    samples = (0.5 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate) * 32767).astype("<i2")
+    with wave.open(str(root / "tone.wav"), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(samples.tobytes())
+    tone = root / "sub" / "tone.mp4"
+    tone.parent.mkdir()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", silent, "-i",
+                    str(root / "tone.wav"), "-c:v", "copy", "-c:a", "aac", "-shortest", str(tone)], check=True)  # fmt: skip
+    return {"silent": silent, "tone": str(tone)}
+
+
+def specs(zoo) -> list[dict]:
+    """Backbone appearance / motion / scene / audio plus the weight-free motion expert (a mixed list)."""
+    return [
+        {"name": "rgb", "kind": "appearance", "backbone": zoo["clip"], "output": "pooler"},
+        {"name": "s3d", "kind": "motion", "backbone": zoo["videomae"], "num_clips": 2},
+        {"name": "scene", "kind": "scene", "backbone": zoo["clip"], "output": "mean"},
+        {"name": "vggish", "kind": "audio", "backbone": zoo["ast"], "audio_window": 0.5},
+        {"name": "flow", "kind": "motion", "grid": 2},
+    ]
+
+
+def test_backbone_experts_shapes_widths_and_determinism(zoo, videos):
+    vp = TransDcsVideoProcessor(experts=specs(zoo), num_frames=6)
+    by_name = {spec["name"]: spec for spec in vp.experts}
+    # widths and clip lengths come from the backbone configs, written into the resolved specs
+    assert vp.expert_dims == [WIDTHS["clip"], WIDTHS["videomae"], WIDTHS["clip"], WIDTHS["ast"], 10 + 2 * 4]
+    assert by_name["s3d"]["frames_per_clip"] == 4 and by_name["scene"]["num_frames"] == 1
+    assert by_name["vggish"]["sample_rate"] == 16000
+    tone = vp.extract(videos["tone"])
+    assert {k: v.shape for k, v in tone.items()} == {"rgb": (6, 16), "s3d": (2, 24), "scene": (1, 16),
+                                                      "vggish": (4, 20), "flow": (5, 18)}  # fmt: skip
+    assert all(v.dtype == np.float32 and np.isfinite(v).all() for v in tone.values())
+    assert not np.allclose(tone["rgb"][0], tone["rgb"][-1])  # the square moved between the first and last frame
+    again = vp.extract(videos["tone"])
+    for name, value in tone.items():
+        np.testing.assert_array_equal(value, again[name])
+    silent = vp(videos=[videos["silent"], videos["tone"]])
+    vggish = vp.expert_names.index("vggish")
+    assert silent["expert_mask"][0, vggish].sum() == 0 and silent["expert_mask"][1, vggish].sum() == 4
+    assert silent["expert_features"][0, vggish].abs().sum() == 0  # masked, never filled
+
+
+def test_appearance_is_the_backbone_output_on_the_sampled_frames(zoo, videos):
+    from transformers import AutoImageProcessor, CLIPVisionModel
+
+    vp = TransDcsVideoProcessor(experts=specs(zoo)[:1], num_frames=3)
+    frames = vp._frames(videos["silent"], count=3)
+    model = CLIPVisionModel.from_pretrained(zoo["clip"]).eval()
+    pixels = AutoImageProcessor.from_pretrained(zoo["clip"])(images=list(frames), return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        expected = model(pixel_values=pixels).pooler_output.numpy()
+    np.testing.assert_allclose(vp.extract(videos["silent"])["rgb"], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_processor_round_trip_equals_extract_experts_and_manifest_guards_resume(zoo, videos, tmp_path):
+    from videotext.experts import extract_experts, read_expert_file
+
+    vp = TransDcsVideoProcessor(experts=specs(zoo), num_frames=4)
+    vp.save_pretrained(tmp_path / "proc")
+    reloaded = TransDcsVideoProcessor.from_pretrained(tmp_path / "proc")
+    assert reloaded.experts == vp.experts  # backbone, output, frames, window, rate and width all saved
+    rows = [{"video_id": name, "video_path": path} for name, path in sorted(videos.items())]
+    manifest = extract_experts(rows, tmp_path / "out", reloaded.experts, num_frames=4, progress=False)
+    assert manifest["num_failed"] == 0 and set(manifest["weights"]) == {"rgb", "s3d", "scene", "vggish"}
+    assert manifest["weights"]["rgb"] == manifest["weights"]["scene"]  # one CLIP checkpoint
+    for row, entry in zip(rows, manifest["clips"]):
+        stored = read_expert_file(tmp_path / "out" / entry["file"])
+        direct = reloaded.extract(row["video_path"])
+        assert sorted(stored) == sorted(k for k, v in direct.items() if v is not None)
+        for name, value in stored.items():
+            np.testing.assert_array_equal(value, direct[name])
+    # another spec (another output) or other weights in the same folder: a resume is refused, naming the setting
+    other = [dict(s, output="cls") if s["name"] == "rgb" else s for s in reloaded.experts]
+    with pytest.raises(ValueError, match="other experts"):
+        extract_experts(rows, tmp_path / "out", other, num_frames=4, progress=False)
+    retrained = tmp_path / "clip-retrained"
+    from transformers import CLIPImageProcessor, CLIPVisionModel
+
+    model = CLIPVisionModel.from_pretrained(zoo["clip"])
+    last = list(model.parameters())[-1]
+    torch.nn.init.normal_(last)
+    model.save_pretrained(retrained)
+    CLIPImageProcessor.from_pretrained(zoo["clip"]).save_pretrained(retrained)
+    first = [dict(s, backbone=str(retrained)) if s["name"] in ("rgb", "scene") else s for s in reloaded.experts]
+    extract_experts(rows, tmp_path / "moved", first, num_frames=4, progress=False)
+    last.data.fill_(2.0)
+    model.save_pretrained(retrained)  # same folder, new weights: a new process would load these
+    backbones._LOADED.clear()
+    with pytest.raises(ValueError, match="other backbone weights"):
+        extract_experts(rows, tmp_path / "moved", first, num_frames=4, progress=False)
+
+
+def test_width_mismatches_are_one_line_errors(zoo, tmp_path):
+    wrong = [{"name": "rgb", "kind": "appearance", "backbone": zoo["clip"], "dim": 32}]
+    frames = np.zeros((4, 32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"expert 'rgb': the backbone .* gives 16-dim features but the spec says dim 32") as err:
+        TransDcsVideoProcessor(experts=wrong).extract(frames)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="output 'projected' needs a dual-encoder"):
+        TransDcsVideoProcessor(experts=[{**wrong[0], "dim": None, "output": "projected"}])
+    with pytest.raises(ValueError, match="expert 'rgb': cannot load the backbone config"):
+        TransDcsVideoProcessor(experts=[{**wrong[0], "dim": None, "backbone": str(tmp_path / "nowhere")}])
+    vp = TransDcsVideoProcessor(experts=specs(zoo)[:2])
+    config = TransDcsConfig(experts=["rgb", "s3d"], expert_dims=[16, 1024], hidden_size=32, num_attention_heads=4,
+                            intermediate_size=64)  # fmt: skip
+    with pytest.raises(ValueError, match=r"^expert 's3d': the processor's extractor gives 24-dim features but the model "
+                       r"expects 1024 \(config.expert_dims\)$"):  # fmt: skip
+        vp.check_model_config(config)
+
+
+def test_extract_experts_cli_takes_extractor_flags_and_spec_files(zoo, videos, tmp_path, capsys):
+    import yaml
+
+    from videotext.cli import main
+
+    folder = str(Path(videos["tone"]).parent)
+    out = tmp_path / "flags"
+    assert main(["extract-experts", "--videos", folder, "--out", str(out), "--num-frames", "4",
+                 "--extractor", f"appearance={zoo['clip']},output=cls",
+                 "--extractor", f"audio={zoo['ast']},audio_window=0.5"]) == 0  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    kinds = {s["name"]: (s.get("backbone"), s.get("output")) for s in manifest["experts"]}
+    assert kinds["appearance"] == (zoo["clip"], "cls") and kinds["motion"] == (None, None)  # mixed: motion weight-free
+    assert sorted(manifest["weights"]) == ["appearance", "audio"]
+    spec_file = tmp_path / "experts.yaml"
+    spec_file.write_text(yaml.safe_dump({"processor": {"experts": specs(zoo)[:2]}}))
+    assert main(["extract-experts", "--videos", folder, "--out", str(out), "--experts", str(spec_file)]) == 1
+    assert "other experts" in capsys.readouterr().err
+
+
+def test_tiny_train_eval_index_search_on_backbone_experts(zoo, videos, synthetic_dir, tmp_path, capsys):
+    """`videotext train` with backbone experts in the recipe (extracted once into the cache), then `eval`, `index`
+    and `search` on raw mp4s: the saved processor loads the backbones and computes the same features."""
+    import yaml
+
+    from videotext.cli import main
+
+    from method_testers import TESTERS
+
+    experts = [{"name": "rgb", "kind": "appearance", "backbone": zoo["clip"]},
+               {"name": "s3d", "kind": "motion", "backbone": zoo["videomae"], "num_clips": 1},
+               {"name": "motion", "kind": "motion", "grid": 4}]  # fmt: skip
+    flow = lambda value: yaml.safe_dump(value, default_flow_style=True).strip()  # noqa: E731
+    out = tmp_path / "run"
+    args = ["train", "transdcs-synthetic-tiny", "--output-dir", str(out)]
+    for item in TESTERS["transdcs"].cli_overrides(f"data.path={synthetic_dir}", f"processor.experts={flow(experts)}",
+                                                  "model.config.experts=[rgb, s3d, motion]",
+                                                  "model.config.expert_dims=[16, 24, 42]"):  # fmt: skip
+        args += ["--set", item]
+    assert main(args) == 0
+    saved = json.loads((out / "processor_config.json").read_text())
+    assert saved["video_processor"]["experts"][0]["backbone"] == zoo["clip"]
+    assert main(["eval", str(out), "--dataset", synthetic_dir, "--out", str(tmp_path / "eval.json")]) == 0
+    assert 0 <= json.loads((tmp_path / "eval.json").read_text())["metrics"]["t2v_R@1"] <= 100
+    assert main(["index", str(out), "--videos", str(Path(videos["tone"]).parent), "--out", str(tmp_path / "index")]) == 0
+    capsys.readouterr()
+    assert main(["search", str(tmp_path / "index"), "a", "red", "square", "-k", "1"]) == 0
+    assert capsys.readouterr().out.strip().endswith("tone.mp4")
+    # a recipe whose model widths disagree with its extractors stops before training, naming the expert
+    bad = [a.replace("[16, 24, 42]", "[16, 512, 42]").replace(str(out), str(tmp_path / "bad")) for a in args]
+    assert main(bad) != 0
+    assert "expert 's3d': the processor's extractor gives 24-dim features but the model expects 512" in capsys.readouterr().err
