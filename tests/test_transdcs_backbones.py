@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from videotext.modeling.transdcs import TransDcsConfig, TransDcsModel, TransDcsVideoProcessor
+from videotext.modeling.transdcs import TransDcsConfig, TransDcsVideoProcessor
 from videotext.modeling.transdcs import backbone_experts_transdcs as backbones
 
 WIDTHS = {"clip": 16, "videomae": 24, "ast": 20}
@@ -23,21 +23,23 @@ WIDTHS = {"clip": 16, "videomae": 24, "ast": 20}
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory) -> dict[str, str]:
     """Tiny random backbones with their preprocessors, each in its own folder."""
-    from transformers import (ASTConfig, ASTFeatureExtractor, ASTModel, CLIPImageProcessor, CLIPVisionConfig,
-                              CLIPVisionModel, VideoMAEConfig, VideoMAEImageProcessor, VideoMAEModel)  # fmt: skip
+    import transformers as tf
 
     root = tmp_path_factory.mktemp("backbones")
     small = dict(intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
     crop = dict(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     torch.manual_seed(0)
-    CLIPVisionModel(CLIPVisionConfig(hidden_size=WIDTHS["clip"], image_size=32, patch_size=16, **small)).save_pretrained(root / "clip")
-    CLIPImageProcessor(**crop).save_pretrained(root / "clip")
-    VideoMAEModel(VideoMAEConfig(hidden_size=WIDTHS["videomae"], image_size=32, patch_size=16, num_frames=4,
-                                 tubelet_size=2, **small)).save_pretrained(root / "videomae")  # fmt: skip
-    VideoMAEImageProcessor(**crop).save_pretrained(root / "videomae")
-    ASTModel(ASTConfig(hidden_size=WIDTHS["ast"], num_mel_bins=16, max_length=48, patch_size=8, frequency_stride=8,
-                       time_stride=8, **small)).save_pretrained(root / "ast")  # fmt: skip
-    ASTFeatureExtractor(num_mel_bins=16, max_length=48).save_pretrained(root / "ast")
+    clip = tf.CLIPVisionConfig(hidden_size=WIDTHS["clip"], image_size=32, patch_size=16, **small)
+    tf.CLIPVisionModel(clip).save_pretrained(root / "clip")
+    tf.CLIPImageProcessor(**crop).save_pretrained(root / "clip")
+    videomae = tf.VideoMAEConfig(hidden_size=WIDTHS["videomae"], image_size=32, patch_size=16, num_frames=4,
+                                 tubelet_size=2, **small)  # fmt: skip
+    tf.VideoMAEModel(videomae).save_pretrained(root / "videomae")
+    tf.VideoMAEImageProcessor(**crop).save_pretrained(root / "videomae")
+    ast = tf.ASTConfig(hidden_size=WIDTHS["ast"], num_mel_bins=16, max_length=48, patch_size=8, frequency_stride=8,
+                       time_stride=8, **small)  # fmt: skip
+    tf.ASTModel(ast).save_pretrained(root / "ast")
+    tf.ASTFeatureExtractor(num_mel_bins=16, max_length=48).save_pretrained(root / "ast")
     backbones._LOADED.clear()
     return {name: str(root / name) for name in WIDTHS}
 
@@ -150,6 +152,29 @@ def test_processor_round_trip_equals_extract_experts_and_manifest_guards_resume(
         extract_experts(rows, tmp_path / "moved", first, num_frames=4, progress=False)
 
 
+def test_dual_encoder_projected_and_tower_outputs(tmp_path):
+    """A CLIP dual encoder: "projected" is `get_image_features` (projection_dim wide), "pooler" / "cls" run its
+    vision tower (the vision hidden size)."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    tower = dict(intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    torch.manual_seed(0)
+    model = CLIPModel(CLIPConfig(text_config=dict(hidden_size=16, **tower), projection_dim=8,
+                                 vision_config=dict(hidden_size=12, image_size=32, patch_size=16, **tower))).eval()  # fmt: skip
+    model.save_pretrained(tmp_path / "clip")
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(tmp_path / "clip")
+    vp = TransDcsVideoProcessor(experts=[{"name": o, "kind": "appearance", "backbone": str(tmp_path / "clip"),
+                                          "output": o} for o in ("projected", "pooler", "cls")], num_frames=2)  # fmt: skip
+    assert vp.expert_dims == [8, 12, 12]
+    frames = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    out = vp.extract(frames)
+    pixels = CLIPImageProcessor.from_pretrained(tmp_path / "clip")(images=list(frames), return_tensors="pt")
+    with torch.no_grad():
+        projected = model.get_image_features(**pixels).pooler_output.numpy()
+    np.testing.assert_allclose(out["projected"], projected, rtol=1e-5, atol=1e-6)
+    assert out["pooler"].shape == out["cls"].shape == (2, 12) and not np.allclose(out["pooler"], out["cls"])
+
+
 def test_width_mismatches_are_one_line_errors(zoo, tmp_path):
     wrong = [{"name": "rgb", "kind": "appearance", "backbone": zoo["clip"], "dim": 32}]
     frames = np.zeros((4, 32, 32, 3), np.uint8)
@@ -192,10 +217,9 @@ def test_tiny_train_eval_index_search_on_backbone_experts(zoo, videos, synthetic
     """`videotext train` with backbone experts in the recipe (extracted once into the cache), then `eval`, `index`
     and `search` on raw mp4s: the saved processor loads the backbones and computes the same features."""
     import yaml
+    from method_testers import TESTERS
 
     from videotext.cli import main
-
-    from method_testers import TESTERS
 
     experts = [{"name": "rgb", "kind": "appearance", "backbone": zoo["clip"]},
                {"name": "s3d", "kind": "motion", "backbone": zoo["videomae"], "num_clips": 1},

@@ -169,8 +169,8 @@ def weights_hash(model: torch.nn.Module) -> str:
     whatever file format or Hub revision they came from."""
     digest = hashlib.sha256()
     for key, tensor in sorted(model.state_dict().items()):
-        value = tensor.detach().to("cpu").contiguous()
-        digest.update(f"{key}:{value.dtype}:{tuple(value.shape)}".encode())
+        digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        value = tensor.detach().to("cpu").contiguous().reshape(-1)  # a 0-dim tensor (logit_scale) has no byte view
         digest.update(value.view(torch.uint8).numpy().tobytes() if value.numel() else b"")
     return digest.hexdigest()[:16]
 
