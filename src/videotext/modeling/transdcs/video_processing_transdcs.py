@@ -180,8 +180,9 @@ class TransDcsVideoProcessor(BaseVideoProcessor):
     Expert features for TransDCS from videos or feature files.
 
     Args:
-        experts: expert specs (`{"name", "kind", ...}`, see `expert_extraction_transdcs`), in the model's
-            `config.experts` order. Default: the weight-free appearance, motion, scene and audio experts.
+        experts: expert specs (`{"name", "kind", ...}`, see `expert_extraction_transdcs`; with a `backbone`, a
+            transformers model, see `backbone_experts_transdcs`), in the model's `config.experts` order. Default: the
+            weight-free appearance, motion, scene and audio experts.
         num_frames: frames sampled per clip (segment centres) for the frame experts.
         max_expert_tokens: feature steps kept per expert (MMT: 30); longer sequences are subsampled evenly.
         audio_sample_rate: sample rate the audio track is decoded at.
