@@ -131,6 +131,8 @@ def test_processor_round_trip_equals_extract_experts_and_manifest_guards_resume(
         assert sorted(stored) == sorted(k for k, v in direct.items() if v is not None)
         for name, value in stored.items():
             np.testing.assert_array_equal(value, direct[name])
+    backbones._LOADED.clear()  # as a new process: the same weights hash again, so the resume is accepted
+    assert extract_experts(rows, tmp_path / "out", reloaded.experts, num_frames=4, progress=False)["num_computed"] == 0
     # another spec (another output) or other weights in the same folder: a resume is refused, naming the setting
     other = [dict(s, output="cls") if s["name"] == "rgb" else s for s in reloaded.experts]
     with pytest.raises(ValueError, match="other experts"):
@@ -173,6 +175,28 @@ def test_dual_encoder_projected_and_tower_outputs(tmp_path):
         projected = model.get_image_features(**pixels).pooler_output.numpy()
     np.testing.assert_allclose(out["projected"], projected, rtol=1e-5, atol=1e-6)
     assert out["pooler"].shape == out["cls"].shape == (2, 12) and not np.allclose(out["pooler"], out["cls"])
+
+
+def test_audio_model_without_pooler_and_dtype(videos, tmp_path):
+    """Wav2Vec2 has no pooler: "auto" averages its tokens, "pooler" is a one-line error; bfloat16 runs give float32
+    features close to the float32 ones."""
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    torch.manual_seed(0)
+    config = Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                            conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 8), num_feat_extract_layers=2,
+                            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2)  # fmt: skip
+    Wav2Vec2Model(config).save_pretrained(tmp_path / "w2v")
+    Wav2Vec2FeatureExtractor(sampling_rate=8000).save_pretrained(tmp_path / "w2v")
+    spec = {"name": "audio", "kind": "audio", "backbone": str(tmp_path / "w2v"), "audio_window": 0.5}
+    vp = TransDcsVideoProcessor(experts=[spec, {**spec, "name": "half", "dtype": "bfloat16", "device": "cpu"}])
+    assert vp.experts[0]["sample_rate"] == 8000 and vp.expert_dims == [16, 16]
+    out = vp.extract(videos["tone"])
+    assert out["audio"].shape == (4, 16) and out["half"].dtype == np.float32
+    np.testing.assert_allclose(out["half"], out["audio"], atol=0.1, rtol=0.1)
+    assert vp.extract(videos["silent"])["audio"] is None
+    with pytest.raises(ValueError, match="^expert 'audio': Wav2Vec2Model has no pooler_output; use output 'cls' or"):
+        TransDcsVideoProcessor(experts=[{**spec, "output": "pooler"}]).extract(videos["tone"])
 
 
 def test_width_mismatches_are_one_line_errors(zoo, tmp_path):
