@@ -264,6 +264,22 @@ def test_tiny_train_eval_index_search_on_backbone_experts(zoo, videos, synthetic
     capsys.readouterr()
     assert main(["search", str(tmp_path / "index"), "a", "red", "square", "-k", "1"]) == 0
     assert capsys.readouterr().out.strip().endswith("tone.mp4")
+    # the Hub folder (no videotext in the child process) loads the backbones itself: same outputs on the raw clip
+    import importlib.util
+    import os
+
+    from videotext.export import save_hub_folder
+    from videotext.inference import load_model_and_processor
+
+    spec = importlib.util.spec_from_file_location("check_compat", Path(__file__).parents[1] / "utils" / "check_compat.py")
+    check_compat = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_compat)
+    model, processor = load_model_and_processor(str(out), device="cpu")
+    folder = save_hub_folder(model, processor, tmp_path / "hub")
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "hf_modules"), "HF_HUB_OFFLINE": "1"}
+    summary, errors = check_compat.check_exported(model, processor, folder, videos["tone"], "a red square",
+                                                  tmp_path / "exported.pt", env=env)  # fmt: skip
+    assert not errors and not summary["videotext_in_modules"], errors
     # a recipe whose model widths disagree with its extractors stops before training, naming the expert
     bad = [a.replace("[16, 24, 42]", "[16, 512, 42]").replace(str(out), str(tmp_path / "bad")) for a in args]
     assert main(bad) != 0
