@@ -88,6 +88,7 @@ def test_backbone_experts_shapes_widths_and_determinism(zoo, videos):
     assert vp.expert_dims == [WIDTHS["clip"], WIDTHS["videomae"], WIDTHS["clip"], WIDTHS["ast"], 10 + 2 * 4]
     assert by_name["s3d"]["frames_per_clip"] == 4 and by_name["scene"]["num_frames"] == 1
     assert by_name["vggish"]["sample_rate"] == 16000
+    assert backbones.load_backbone(by_name["rgb"]) is backbones.load_backbone(by_name["scene"])  # one CLIP in memory
     tone = vp.extract(videos["tone"])
     assert {k: v.shape for k, v in tone.items()} == {"rgb": (6, 16), "s3d": (2, 24), "scene": (1, 16),
                                                       "vggish": (4, 20), "flow": (5, 18)}  # fmt: skip

@@ -1,4 +1,6 @@
-"""Transformers-backbone expert extractors of TransDCS: the paper-scale path (Sec. 5.1 uses MMT's pretrained experts).
+"""Transformers-backbone expert extractors of TransDCS: the paper-scale path. The paper's experts (Sec. 3, after MMT)
+are each "pre-processed by a pre-trained network in its domain" (S3D on Kinetics for motion, DenseNet-161 on Places365
+for scene, VGGish for audio, ...); here that network is any transformers image, video or audio model.
 
 A spec with a `backbone` (Hub id or local folder) computes its expert with a pretrained transformers model loaded
 through the Auto classes, lazily and once per process (`local_files_only` when `HF_HUB_OFFLINE` is set):
@@ -183,15 +185,11 @@ class _Backbone:
 
         name, source = spec["name"], spec["backbone"]
         device = spec["device"] if spec["device"] != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        self.dtype, self.device, self.kind, self.name = BACKBONE_DTYPES[spec["dtype"]], torch.device(device), spec["kind"], name
+        self.dtype, self.device = BACKBONE_DTYPES[spec["dtype"]], torch.device(device)
         try:
             model = AutoModel.from_pretrained(source, local_files_only=_offline())
         except Exception as err:
             raise ValueError(f"expert {name!r}: cannot load the backbone {source!r}: {_first_line(err)}") from err
-        dim = backbone_dim(model.config, spec["kind"], spec["output"], name)
-        if dim != spec["dim"]:
-            raise ValueError(f"expert {name!r}: the backbone {source} gives {dim}-dim features but the spec says "
-                             f"dim {spec['dim']}")  # fmt: skip
         self.weights_hash = weights_hash(model)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.preprocessor = _load_preprocessor(source, spec["kind"], name)
@@ -208,20 +206,20 @@ class _Backbone:
         return fn(**kwargs)
 
     @torch.inference_mode()
-    def embed(self, inputs, output: str) -> np.ndarray:
-        """Preprocessed inputs of a batch -> (batch, dim) float32 vectors of `output`."""
+    def embed(self, inputs, spec: dict) -> np.ndarray:
+        """Preprocessed inputs of a batch -> (batch, dim) float32 vectors of the spec's `output`."""
+        kind, output = spec["kind"], spec["output"]
         if output == "projected":
-            result = self._call(getattr(self.model, _PROJECTED[self.kind]), inputs)
+            result = self._call(getattr(self.model, _PROJECTED[kind]), inputs)
             vectors = result if isinstance(result, torch.Tensor) else result.pooler_output
         else:
-            tower_name = "audio_model" if self.kind == "audio" else "vision_model"
-            tower = getattr(self.model, tower_name, None) if self.kind != "motion" else None
-            if not isinstance(tower, torch.nn.Module):
+            tower = getattr(self.model, "audio_model" if kind == "audio" else "vision_model", None)
+            if kind == "motion" or not isinstance(tower, torch.nn.Module):
                 tower = self.model  # a single-tower checkpoint (CLIPVisionModel, ViT, VideoMAE, AST, ...)
             out = self._call(tower.forward, inputs)
             pooled = getattr(out, "pooler_output", None)
             if output == "pooler" and pooled is None:
-                raise ValueError(f"expert {self.name!r}: {type(tower).__name__} has no pooler_output; use output "
+                raise ValueError(f"expert {spec['name']!r}: {type(tower).__name__} has no pooler_output; use output "
                                  "'cls' or 'mean'")  # fmt: skip
             if output in ("pooler", "auto") and pooled is not None:
                 vectors = pooled.reshape(pooled.shape[0], -1)  # (B, C, 1, 1) of a conv net -> (B, C)
@@ -234,11 +232,18 @@ class _Backbone:
 
 
 def load_backbone(spec: dict) -> _Backbone:
-    """The loaded backbone of a resolved spec, once per process and (source, dtype, device, kind)."""
-    key = (spec["backbone"], spec["dtype"], spec["device"], spec["kind"], spec["output"], spec["dim"])
+    """The loaded backbone of a resolved spec: once per process and (source, dtype, device, input family), so two
+    experts on one checkpoint (e.g. appearance and scene) share it. Checks the spec's `dim` against the config."""
+    family = {"audio": "audio", "motion": "video"}.get(spec["kind"], "image")
+    key = (spec["backbone"], spec["dtype"], spec["device"], family)
     if key not in _LOADED:
         _LOADED[key] = _Backbone(spec)
-    return _LOADED[key]
+    backbone = _LOADED[key]
+    dim = backbone_dim(backbone.model.config, spec["kind"], spec["output"], spec["name"])
+    if dim != spec["dim"]:
+        raise ValueError(f"expert {spec['name']!r}: the backbone {spec['backbone']} gives {dim}-dim features but the "
+                         f"spec says dim {spec['dim']}")  # fmt: skip
+    return backbone
 
 
 def _audio_windows(wave: np.ndarray, sample_rate: int, window: float) -> list[np.ndarray]:
@@ -280,7 +285,7 @@ def backbone_expert(spec: dict, frames_for, audio_for, default_num_frames: int) 
     else:
         frames = frames_for(spec.get("num_frames") or default_num_frames)
         inputs = proc(images=list(frames), return_tensors="pt")
-    features = backbone.embed(inputs, spec["output"])
+    features = backbone.embed(inputs, spec)
     if features.shape[1] != spec["dim"]:
         raise ValueError(f"expert {spec['name']!r}: the backbone {spec['backbone']} gave {features.shape[1]}-dim "
                          f"features but the spec says dim {spec['dim']}")  # fmt: skip
