@@ -236,6 +236,12 @@ def test_extract_experts_cli_takes_extractor_flags_and_spec_files(zoo, videos, t
     spec_file.write_text(yaml.safe_dump({"processor": {"experts": specs(zoo)[:2]}}))
     assert main(["extract-experts", "--videos", folder, "--out", str(out), "--experts", str(spec_file)]) == 1
     assert "other experts" in capsys.readouterr().err
+    from videotext.experts import read_expert_specs  # a shipped recipe's name gives its specs (not resolved: offline)
+
+    paper = read_expert_specs("transdcs-msrvtt-1ka-backbones")
+    assert [(s["name"], s["kind"]) for s in paper] == [("s3d", "motion"), ("vggish", "audio"), ("rgb", "appearance"),
+                                                       ("scene", "scene")]  # fmt: skip
+    assert all("/" in s["backbone"] for s in paper)  # Hub ids, downloaded by the user
 
 
 def test_tiny_train_eval_index_search_on_backbone_experts(zoo, videos, synthetic_dir, tmp_path, capsys):

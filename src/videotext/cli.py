@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="all", help="split when --videos is a dataset (default: every split)")
     p.add_argument("--model", default=None, help="use the extractors a trained model folder was trained with")
     p.add_argument("--experts", default=None,
-                   help="expert specs as JSON, or a JSON / YAML file (a list, or a recipe's processor.experts); "
+                   help="expert specs as JSON, a JSON / YAML file (a list), or a recipe file or name (its processor.experts); "
                    "default: the weight-free ones")
     p.add_argument("--extractor", action="append", default=[], metavar="NAME=MODEL[,key=value]",
                    help="a transformers-backbone expert (Hub id or local folder), replacing the expert NAME or added, "

@@ -284,11 +284,17 @@ def convert_ce_pickles(rows: Sequence[dict], pickles: dict[str, str], out_dir, a
 
 
 def read_expert_specs(source: str) -> list[dict]:
-    """Expert specs from JSON text or a JSON / YAML file holding a list of specs, `{experts: [...]}`, or a recipe
-    (its `processor.experts`)."""
+    """Expert specs from JSON text, a JSON / YAML file holding a list of specs or `{experts: [...]}`, or a recipe
+    (a file or a shipped recipe's name: its `processor.experts`)."""
     import yaml
 
+    from videotext.training.recipes import list_recipes
+
     path = Path(source)
+    if not path.is_file() and source.removesuffix(".yaml") in list_recipes():
+        from videotext.training.recipes import find_recipe
+
+        path = find_recipe(source)
     try:
         data = yaml.safe_load(path.read_text()) if path.is_file() else json.loads(source)
     except (yaml.YAMLError, json.JSONDecodeError) as err:
