@@ -2,10 +2,10 @@
 
 `TransDcsVideoProcessor(experts=[...])` computes every expert (weight-free ones of `expert_extraction_transdcs`,
 transformers backbones of `backbone_experts_transdcs`) from a video path (decord: segment-centre frames of the
-clip, and its audio track) or a uint8 frame array (no audio: the audio expert is missing), and packs a batch into `expert_features` `(B, M, T, D_max)` (zero padded)
-and `expert_mask` `(B, M, T)` (1 = a real feature step; a missing expert is an all-zero row). Precomputed features
-(MMT's HDF5 files, `videotext extract-experts` output) come in as `{expert name: (T_m, D_m) array or None}` dicts
-and are packed the same way. The list of expert specs (backbone ids / folders, outputs, frame counts and widths
+clip, and its audio track) or a uint8 frame array (no audio: the audio expert is missing), and packs a batch into
+`expert_features` `(B, M, T, D_max)` (zero padded) and `expert_mask` `(B, M, T)` (1 = a real feature step; a
+missing expert is an all-zero row). Precomputed features (MMT's HDF5 files, `videotext extract-experts` output)
+come in as `{expert name: (T_m, D_m) array or None}` dicts and are packed the same way. The list of expert specs (backbone ids / folders, outputs, frame counts and widths
 included) is saved in `preprocessor_config.json`, so a trained model's folder computes the same features for a new
 video; `check_model_config` refuses a model whose `expert_dims` differ, naming the expert and both widths.
 
