@@ -242,6 +242,11 @@ def test_extract_experts_cli_takes_extractor_flags_and_spec_files(zoo, videos, t
     assert [(s["name"], s["kind"]) for s in paper] == [("s3d", "motion"), ("vggish", "audio"), ("rgb", "appearance"),
                                                        ("scene", "scene")]  # fmt: skip
     assert all("/" in s["backbone"] for s in paper)  # Hub ids, downloaded by the user
+    from videotext.training import load_recipe
+
+    recipe = load_recipe("transdcs-msrvtt-1ka-backbones")
+    assert recipe["model"]["config"]["experts"] == [s["name"] for s in paper]
+    assert len(recipe["model"]["config"]["expert_dims"]) == len(paper)
 
 
 def test_tiny_train_eval_index_search_on_backbone_experts(zoo, videos, synthetic_dir, tmp_path, capsys):
