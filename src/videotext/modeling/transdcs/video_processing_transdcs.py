@@ -216,27 +216,53 @@ class TransDcsVideoProcessor(BaseVideoProcessor):
 
     # ------------------------------------------------------------------------------------------- extraction
     def _frames(self, video, start=None, end=None, count: int | None = None) -> np.ndarray:
-        count = count or self.num_frames
+        return self._frames_by_count(video, start, end, [count or self.num_frames])[count or self.num_frames]
+
+    def _frames_by_count(self, video, start, end, counts) -> dict[int, np.ndarray]:
+        """`{count: (count, H, W, 3) uint8}`: `count` segment-centre frames of the clip for every count, decoded in
+        one pass over the union of their indices."""
+        picks: dict[int, np.ndarray] = {}
+
+        def indices(total: int, lo: int = 0) -> np.ndarray:
+            for count in counts:
+                picks[count] = lo + segment_centre_indices(total, count)
+            return np.unique(np.concatenate(list(picks.values())))  # sorted: one forward pass of the decoder
+
         if isinstance(video, (str, os.PathLike)):
 
-            def indices(metadata: VideoMetadata) -> np.ndarray:
+            def file_indices(metadata: VideoMetadata) -> np.ndarray:
                 lo, hi = clip_time_bounds(int(metadata.total_num_frames), metadata.fps, start, end)
-                return lo + segment_centre_indices(hi - lo, count)
+                return indices(hi - lo, lo)
 
-            return decode_video_frames(video, indices)[0]
-        frames = video_to_frames(video)
-        return frames[segment_centre_indices(frames.shape[0], count)]
+            frames, metadata = decode_video_frames(video, file_indices)
+            union = np.asarray(metadata.frames_indices)
+        else:
+            frames = video_to_frames(video)
+            union = indices(frames.shape[0])
+            frames = frames[union]
+        return {count: frames[np.searchsorted(union, pick)] for count, pick in picks.items()}
+
+    def _frame_counts(self) -> list[int]:
+        """Every frame count the experts sample (weight-free frame experts: `num_frames`; backbones: their own)."""
+        counts = set()
+        for spec in self.experts:
+            if spec["kind"] in ("precomputed", "audio"):
+                continue
+            if not is_backbone_spec(spec):
+                counts.add(self.num_frames)
+            elif spec["kind"] == "motion":
+                counts.add(spec["num_clips"] * spec["frames_per_clip"])
+            else:
+                counts.add(spec.get("num_frames") or self.num_frames)
+        return sorted(counts)
 
     def extract(self, video, start: float | None = None, end: float | None = None) -> dict[str, np.ndarray | None]:
         """`{expert name: (T_m, D_m) float32 or None}` for one video (path or uint8 `(T, H, W, 3)` frames), clip
         `[start, end]` seconds of a file (whole file by default). None = the clip has no such expert (no audio
-        track, a precomputed expert). Frames are decoded once per distinct frame count, audio once per rate."""
-        frames, audio = {}, {}
-
-        def frames_for(count: int) -> np.ndarray:
-            if count not in frames:
-                frames[count] = self._frames(video, start, end, count)
-            return frames[count]
+        track, a precomputed expert). The frames of every expert are decoded in one pass, the audio once per rate."""
+        counts = self._frame_counts()
+        frames = self._frames_by_count(video, start, end, counts) if counts else {}
+        audio = {}
 
         def audio_for(rate: int) -> np.ndarray | None:
             if not isinstance(video, (str, os.PathLike)):
@@ -250,11 +276,11 @@ class TransDcsVideoProcessor(BaseVideoProcessor):
             if spec["kind"] == "precomputed":
                 out[spec["name"]] = None
             elif is_backbone_spec(spec):
-                out[spec["name"]] = backbone_expert(spec, frames_for, audio_for, self.num_frames)
+                out[spec["name"]] = backbone_expert(spec, frames.__getitem__, audio_for, self.num_frames)
             elif spec["kind"] == "audio":
                 out[spec["name"]] = compute_expert(spec, None, audio_for(self.audio_sample_rate), self.audio_sample_rate)
             else:
-                out[spec["name"]] = compute_expert(spec, frames_for(self.num_frames), None, self.audio_sample_rate)
+                out[spec["name"]] = compute_expert(spec, frames[self.num_frames], None, self.audio_sample_rate)
         return out
 
     def backbone_weights(self) -> dict[str, str]:
