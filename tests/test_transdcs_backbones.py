@@ -178,6 +178,41 @@ def test_dual_encoder_projected_and_tower_outputs(tmp_path):
     assert out["pooler"].shape == out["cls"].shape == (2, 12) and not np.allclose(out["pooler"], out["cls"])
 
 
+def test_video_and_audio_dual_encoders(videos, tmp_path):
+    """X-CLIP's `get_video_features` for motion (frames per clip from its vision config) and CLAP's
+    `get_audio_features` for audio; CLAP's feature extractor draws random numbers, yet two runs give the same
+    features."""
+    import transformers as tf
+
+    small = dict(intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    text = dict(hidden_size=16, **small)
+    torch.manual_seed(0)
+    xclip = tf.XCLIPConfig(text_config=text, projection_dim=8, prompt_layers=1, prompt_attention_heads=2,
+                           vision_config=dict(hidden_size=16, image_size=32, patch_size=16, num_frames=4,
+                                              mit_hidden_size=8, mit_intermediate_size=16, mit_num_hidden_layers=1,
+                                              mit_num_attention_heads=2, **small))  # fmt: skip
+    tf.XCLIPModel(xclip).save_pretrained(tmp_path / "xclip")
+    tf.VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(
+        tmp_path / "xclip")  # fmt: skip
+    audio = tf.ClapAudioConfig(depths=[1, 1], num_attention_heads=[2, 2], hidden_size=32, patch_embeds_hidden_size=16,
+                               projection_dim=8, enable_fusion=True)  # fmt: skip
+    tf.ClapModel(tf.ClapConfig(text_config=text, audio_config=audio.to_dict(), projection_dim=8)).save_pretrained(
+        tmp_path / "clap")  # fmt: skip
+    tf.ClapFeatureExtractor(max_length_s=2).save_pretrained(tmp_path / "clap")  # 2 s inputs: a faster test
+    vp = TransDcsVideoProcessor(experts=[
+        {"name": "motion", "kind": "motion", "backbone": str(tmp_path / "xclip"), "output": "projected", "num_clips": 2},
+        {"name": "audio", "kind": "audio", "backbone": str(tmp_path / "clap"), "output": "projected"},
+        {"name": "audio_tower", "kind": "audio", "backbone": str(tmp_path / "clap"), "output": "pooler"}])  # fmt: skip
+    assert [s.get("frames_per_clip") for s in vp.experts] == [4, None, None] and vp.expert_dims == [8, 8, 32]
+    assert vp.experts[1]["sample_rate"] == 48000
+    first = vp.extract(videos["tone"])
+    assert {k: v.shape for k, v in first.items()} == {"motion": (2, 8), "audio": (2, 8), "audio_tower": (2, 32)}
+    np.random.seed(123)  # the global numpy state must not matter
+    again = vp.extract(videos["tone"])
+    for name, value in first.items():
+        np.testing.assert_array_equal(value, again[name])
+
+
 def test_audio_model_without_pooler_and_dtype(videos, tmp_path):
     """Wav2Vec2 has no pooler: "auto" averages its tokens, "pooler" is a one-line error; bfloat16 runs give float32
     features close to the float32 ones."""

@@ -27,6 +27,7 @@ This file is part of the Hub code of the method: stdlib, numpy, torch and transf
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -260,6 +261,18 @@ def _audio_windows(wave: np.ndarray, sample_rate: int, window: float) -> list[np
     return pieces
 
 
+@contextlib.contextmanager
+def _seeded_numpy(seed: int = 0):
+    """numpy's global random state fixed inside, restored after: some preprocessors draw from it (CLAP's feature
+    extractor marks a random short input as "longer", crops long ones at random), and features must be reproducible."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def backbone_expert(spec: dict, frames_for, audio_for, default_num_frames: int) -> np.ndarray | None:
     """One backbone expert's `(T_m, dim)` float32 sequence. `frames_for(count)` gives `count` uint8 frames
     `(count, H, W, 3)` sampled at segment centres of the clip; `audio_for(rate)` the mono track at `rate` (None
@@ -271,7 +284,8 @@ def backbone_expert(spec: dict, frames_for, audio_for, default_num_frames: int) 
         if wave is None or wave.size == 0:
             return None  # no audio track: a missing modality, masked downstream
         pieces = _audio_windows(np.asarray(wave, np.float32), spec["sample_rate"], float(spec["audio_window"]))
-        inputs = proc(pieces, sampling_rate=spec["sample_rate"], return_tensors="pt")
+        with _seeded_numpy():
+            inputs = proc(pieces, sampling_rate=spec["sample_rate"], return_tensors="pt")
     elif kind == "motion":
         clips, per_clip = spec["num_clips"], spec["frames_per_clip"]
         frames = frames_for(clips * per_clip)
