@@ -75,6 +75,7 @@ def main() -> None:
         report[name] = {"load_s": round(loaded - start, 2), "extract_s": round(done - loaded, 2),
                         "s_per_clip": round((done - loaded) / max(1, manifest["num_computed"]), 3),
                         "computed": manifest["num_computed"], "failed": manifest["num_failed"]}  # fmt: skip
+        print(json.dumps({name: report[name]}), flush=True)  # each run as it ends (a long run may be cut short)
     print(json.dumps(report, indent=1))
 
 
