@@ -153,7 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (rerun to resume: existing files are kept)")
     p.add_argument("--split", default="all", help="split when --videos is a dataset (default: every split)")
     p.add_argument("--model", default=None, help="use the extractors a trained model folder was trained with")
-    p.add_argument("--experts", default=None, help="expert specs as JSON (or a JSON file); default: weight-free ones")
+    p.add_argument("--experts", default=None,
+                   help="expert specs as JSON, a JSON / YAML file (a list), or a recipe file or name (its processor.experts); "
+                   "default: the weight-free ones")
+    p.add_argument("--extractor", action="append", default=[], metavar="NAME=MODEL[,key=value]",
+                   help="a transformers-backbone expert (Hub id or local folder), replacing the expert NAME or added, "
+                   "e.g. appearance=openai/clip-vit-base-patch32 or motion=MCG-NJU/videomae-base,num_clips=4 "
+                   "(NAME=weight-free: the built-in one; repeatable)")
     p.add_argument("--num-frames", type=int, default=None, help="frames sampled per clip (default 16 / the model's)")
     p.add_argument("--ce-pickle", action="append", default=[], metavar="EXPERT=PATH",
                    help="convert a Collaborative Experts per-expert pickle instead of extracting (repeatable)")

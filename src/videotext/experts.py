@@ -24,11 +24,14 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "apply_extractor_flags",
     "extract_experts",
     "load_expert_input",
+    "parse_extractor_flag",
     "prepare_expert_dataset",
     "read_ce_pickle",
     "read_expert_file",
+    "read_expert_specs",
     "read_mmt_h5",
 ]
 
@@ -105,9 +108,13 @@ def _clip_file_name(row: dict) -> str:
     return f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.safetensors"
 
 
-def extractor_key(experts: Sequence[dict], num_frames: int) -> str:
-    """Short hash of an extractor configuration (the cache folder of its features)."""
-    blob = json.dumps({"experts": list(experts), "num_frames": int(num_frames), "version": 2}, sort_keys=True)
+def extractor_key(experts: Sequence[dict], num_frames: int, weights: dict | None = None) -> str:
+    """Short hash of an extractor configuration (the cache folder of its features); `weights` are the backbone
+    experts' weights hashes (a local backbone folder retrained in place gets a new folder)."""
+    blob = {"experts": list(experts), "num_frames": int(num_frames), "version": 2}
+    if weights:
+        blob["weights"] = weights
+    blob = json.dumps(blob, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
@@ -139,11 +146,15 @@ def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: S
     from videotext.modeling.transdcs import TransDcsVideoProcessor
 
     processor = TransDcsVideoProcessor(experts=list(experts) if experts else None, num_frames=num_frames)
+    weights = processor.backbone_weights()  # loads the backbones (once per process): their hashes go in the manifest
     out = Path(out_dir)
     previous = out / "manifest.json"
     if previous.is_file():  # resume only with the same extractors: other settings would mix two feature kinds
         old = json.loads(previous.read_text())
-        differ = [k for k, v in (("experts", processor.experts), ("num_frames", num_frames)) if old.get(k) != v]
+        before = {"experts": old.get("experts"), "num_frames": old.get("num_frames"),
+                  "backbone weights": old.get("weights") or {}}  # fmt: skip
+        now = {"experts": processor.experts, "num_frames": num_frames, "backbone weights": weights}
+        differ = [k for k in now if before[k] != now[k]]
         if differ:
             raise ValueError(f"{out} holds experts extracted with other {' and '.join(differ)}; use a new --out "
                              "(or delete the folder) to extract with these settings")  # fmt: skip
@@ -152,6 +163,8 @@ def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: S
     todo = [(processor, row, target) for row, target in zip(rows, targets) if not target.exists()]
     errors: dict[str, str] = {}
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) // 50 + 1))
+    if weights:
+        workers = 1  # a backbone runs its own threads / GPU; forked copies would each hold the model
     bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=not progress)
     if workers == 1:
         results = map(_extract_one, todo)
@@ -177,7 +190,7 @@ def extract_experts(rows: Sequence[dict], out_dir: str | os.PathLike, experts: S
             failed.append({**entry, "file": None, "error": errors.get(target.name, "not written")})
             entry = {**entry, "file": None}
         entries.append(entry)
-    manifest = {"experts": processor.experts, "num_frames": num_frames, "num_clips": len(entries),
+    manifest = {"experts": processor.experts, "num_frames": num_frames, "weights": weights, "num_clips": len(entries),
                 "num_computed": len(todo) - len(errors), "num_failed": len(failed), "clips": entries,
                 "failed": failed}  # fmt: skip
     tmp = out / ".manifest.json.tmp"
@@ -202,9 +215,10 @@ def prepare_expert_dataset(dataset, recipe: dict, progress: bool = True):
     experts, num_frames = _processor_settings(recipe)
     if any(spec.get("kind") == "precomputed" for spec in experts or []):
         return dataset  # precomputed experts come with the dataset (expert_features_path)
-    specs = TransDcsVideoProcessor(experts=experts, num_frames=num_frames).experts
+    processor = TransDcsVideoProcessor(experts=experts, num_frames=num_frames)
+    specs = processor.experts
     root = Path(os.environ.get("VIDEOTEXT_CACHE", "~/.cache/videotext")).expanduser()
-    cache = root / "experts" / extractor_key(specs, num_frames)
+    cache = root / "experts" / extractor_key(specs, num_frames, processor.backbone_weights())
     out = {}
     for name, split in dataset.items():
         if "expert_features_path" in split.column_names and all(split["expert_features_path"]):
@@ -269,6 +283,77 @@ def convert_ce_pickles(rows: Sequence[dict], pickles: dict[str, str], out_dir, a
     return manifest
 
 
+def read_expert_specs(source: str) -> list[dict]:
+    """Expert specs from JSON text, a JSON / YAML file holding a list of specs or `{experts: [...]}`, or a recipe
+    (a file or a shipped recipe's name: its `processor.experts`)."""
+    import yaml
+
+    from videotext.training.recipes import list_recipes
+
+    path = Path(source)
+    if not path.is_file() and source.removesuffix(".yaml") in list_recipes():
+        from videotext.training.recipes import find_recipe
+
+        path = find_recipe(source)
+    try:
+        data = yaml.safe_load(path.read_text()) if path.is_file() else json.loads(source)
+    except (yaml.YAMLError, json.JSONDecodeError) as err:
+        raise SystemExit(f"videotext extract-experts: --experts {source}: not a JSON / YAML list of expert specs "
+                         f"({str(err).splitlines()[0]})") from err  # fmt: skip
+    if isinstance(data, dict):
+        data = (data.get("processor") or {}).get("experts") if "processor" in data else data.get("experts")
+    if not isinstance(data, list) or not all(isinstance(spec, dict) for spec in data):
+        raise SystemExit(f"videotext extract-experts: --experts {source}: expected a list of expert specs "
+                         "(dicts with name and kind), a {experts: [...]} mapping or a recipe with processor.experts")
+    return data
+
+
+def parse_extractor_flag(item: str) -> dict:
+    """`NAME=SOURCE[,key=value...]` -> a backbone expert spec (`kind` defaults to NAME when NAME is a kind; values
+    are YAML scalars, so `num_clips=4` is an int). `NAME=weight-free` is the built-in weight-free expert of that
+    kind."""
+    import yaml
+
+    from videotext.modeling.transdcs.expert_extraction_transdcs import EXPERT_KINDS, WEIGHT_FREE_EXPERTS
+
+    name, sep, rest = item.partition("=")
+    source, *options = rest.split(",")
+    if not sep or not name or not source:
+        raise SystemExit(f"videotext extract-experts: --extractor {item!r}: expected NAME=MODEL_ID_OR_FOLDER[,key=value]")
+    spec: dict = {"name": name}
+    for option in options:
+        key, eq, value = option.partition("=")
+        if not eq or not key:
+            raise SystemExit(f"videotext extract-experts: --extractor {item!r}: option {option!r} is not key=value")
+        spec[key] = yaml.safe_load(value)
+    spec.setdefault("kind", name if name in EXPERT_KINDS else None)
+    if spec["kind"] is None:
+        raise SystemExit(f"videotext extract-experts: --extractor {item!r}: {name!r} is not a kind "
+                         f"({', '.join(EXPERT_KINDS[:4])}); add kind=...")  # fmt: skip
+    if source == "weight-free":
+        base = next((dict(e) for e in WEIGHT_FREE_EXPERTS if e["kind"] == spec["kind"]), None)
+        if base is None:
+            raise SystemExit(f"videotext extract-experts: --extractor {item!r}: no weight-free {spec['kind']} expert")
+        return {**base, **spec}
+    return {**spec, "backbone": source}
+
+
+def apply_extractor_flags(experts: list[dict] | None, flags: Sequence[str]) -> list[dict]:
+    """`--extractor` flags over a list of specs (default: the weight-free experts): a flag replaces the expert of
+    its name in place, or is appended."""
+    from videotext.modeling.transdcs.expert_extraction_transdcs import WEIGHT_FREE_EXPERTS
+
+    out = [dict(e) for e in (experts if experts is not None else WEIGHT_FREE_EXPERTS)]
+    for item in flags:
+        spec = parse_extractor_flag(item)
+        names = [e["name"] for e in out]
+        if spec["name"] in names:
+            out[names.index(spec["name"])] = spec
+        else:
+            out.append(spec)
+    return out
+
+
 def cli_extract_experts(args) -> int:
     if args.ce_pickle:
         if not args.allow_pickle:
@@ -286,7 +371,9 @@ def cli_extract_experts(args) -> int:
         video_processor = AutoProcessor.from_pretrained(args.model).video_processor
         experts, num_frames = video_processor.experts, num_frames or video_processor.num_frames
     elif args.experts:
-        experts = json.loads(Path(args.experts).read_text()) if Path(args.experts).is_file() else json.loads(args.experts)
+        experts = read_expert_specs(args.experts)
+    if getattr(args, "extractor", None):
+        experts = apply_extractor_flags(experts, args.extractor)
     rows = _rows_for(args.videos, args.split)
     manifest = extract_experts(rows, args.out, experts, num_frames or 16)
     print(f"extract-experts: {manifest['num_clips']} clips, {manifest['num_computed']} computed, "

@@ -48,6 +48,9 @@ def load_model_and_processor(model_path: str, device: str | torch.device | None 
     auto_cls = getattr(transformers, method_for_config(config).auto_class)
     model = auto_cls.from_pretrained(model_path)
     processor = AutoProcessor.from_pretrained(model_path)
+    check = getattr(getattr(processor, "video_processor", None), "check_model_config", None)
+    if callable(check):  # e.g. TransDCS: the extractors' feature widths must be the model's expert input widths
+        check(model.config)
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")).eval()
     return model, processor
 

@@ -165,7 +165,7 @@ for _facts in (
         "with augmented shortcuts around the attention and the FFN (Eqs. 5-8). A BERT text side with one gated "
         "embedding unit per modality and text-predicted modality weights; the similarity is renormalised over the "
         "modalities a video has; bidirectional max-margin ranking loss. The processor computes its experts from raw "
-        "video (weight-free extractors) or reads precomputed ones.",
+        "video (weight-free extractors, or transformers backbones named in its config) or reads precomputed ones.",
         backbones={"text": "BERT text encoder"},
         paper_results=(
             "LSMDC text-to-video: R@1 14.2, R@5 32.0, R@10 42.0, MdR 17.0, MnR 68.9 (paper, Table 2)",

@@ -127,6 +127,7 @@ def build_model_and_processor(recipe: dict, train_captions: list[str] | None = N
         model = entry.model_cls.from_pretrained(m["init_from"])
         if processor is None:
             processor = entry.processor_cls.from_pretrained(m["init_from"])
+        _check_processor_fits(model, processor)
         return model, processor
 
     if processor is not None:
@@ -156,4 +157,11 @@ def build_model_and_processor(recipe: dict, train_captions: list[str] | None = N
 
     if processor is None:
         processor = build_processor(recipe, tokenizers, _vision_size(model.config))
+    _check_processor_fits(model, processor)
     return model, processor
+
+
+def _check_processor_fits(model, processor) -> None:
+    check = getattr(getattr(processor, "video_processor", None), "check_model_config", None)
+    if callable(check):  # e.g. TransDCS: the extractors' feature widths must be the model's expert input widths
+        check(model.config)

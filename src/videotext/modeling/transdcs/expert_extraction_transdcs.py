@@ -15,10 +15,14 @@ MMT never released its extraction code (gabeur/mmt #5, #15), so the experts are 
   - `audio`: log-mel energies of the file's audio track (`n_mels` bands, 25 ms window, 10 ms hop) averaged per
     `audio_window` seconds (the VGGish expert's role). A clip without an audio track has no `audio` expert: the
     modality is masked, never zero-filled.
+- transformers backbones (the paper-scale path): a spec with a `backbone` (Hub id or local folder) computes its
+  `appearance` / `motion` / `scene` / `audio` expert with a pretrained image, video or audio model instead; see
+  `backbone_experts_transdcs`. Weight-free and backbone experts mix freely in one list.
 - `precomputed`: a feature read from a file (MMT's HDF5, a safetensors file of `videotext extract-experts`); raw
   video cannot produce it (missing when only a video is given).
 
-An expert spec is a dict: `{"name": str, "kind": one of EXPERT_KINDS, "dim": int (precomputed only), options}`.
+An expert spec is a dict: `{"name": str, "kind": one of EXPERT_KINDS, "dim": int (precomputed; filled in from the
+backbone config for a backbone spec), "backbone": id or folder (backbone experts only), options}`.
 
 This file is part of the Hub code of the method: stdlib, numpy, torch and transformers public API only; decord is
 imported inside the functions that decode (a user who passes frame arrays does not need it).
@@ -30,6 +34,8 @@ import math
 import os
 
 import numpy as np
+
+from .backbone_experts_transdcs import is_backbone_spec, resolve_backbone_spec
 
 EXPERT_KINDS = ("appearance", "motion", "scene", "audio", "precomputed")
 WEIGHT_FREE_EXPERTS = (
@@ -43,6 +49,8 @@ WEIGHT_FREE_EXPERTS = (
 def expert_dim(spec: dict) -> int:
     """Feature width of an expert spec."""
     kind = spec.get("kind")
+    if is_backbone_spec(spec):
+        return int(resolve_backbone_spec(spec)["dim"]) if spec.get("dim") is None else int(spec["dim"])
     if kind == "appearance":
         return 12 + 3 * int(spec.get("grid", 4)) ** 2 + 3 * int(spec.get("bins", 8))
     if kind == "motion":
@@ -69,8 +77,9 @@ def validate_experts(experts) -> list[dict]:
         if spec["name"] in seen:
             raise ValueError(f"`experts[{i}]`: duplicate expert name {spec['name']!r}")
         seen.add(spec["name"])
+        spec = resolve_backbone_spec(spec) if is_backbone_spec(spec) else dict(spec)
         expert_dim(spec)
-        out.append(dict(spec))
+        out.append(spec)
     return out
 
 

@@ -1,12 +1,13 @@
 """Video processor of TransDCS: raw videos (or precomputed feature files) -> padded expert features and masks.
 
-`TransDcsVideoProcessor(experts=[...])` computes every weight-free expert of `expert_extraction_transdcs` from a
-video path (decord: `num_frames` segment-centre frames of the clip, and its audio track) or a uint8 frame array
-(no audio: the audio expert is missing), and packs a batch into `expert_features` `(B, M, T, D_max)` (zero padded)
-and `expert_mask` `(B, M, T)` (1 = a real feature step; a missing expert is an all-zero row). Precomputed features
-(MMT's HDF5 files, `videotext extract-experts` output) come in as `{expert name: (T_m, D_m) array or None}` dicts
-and are packed the same way. The list of expert specs is saved in `preprocessor_config.json`, so a trained model's
-folder computes the same features for a new video.
+`TransDcsVideoProcessor(experts=[...])` computes every expert (weight-free ones of `expert_extraction_transdcs`,
+transformers backbones of `backbone_experts_transdcs`) from a video path (decord: segment-centre frames of the
+clip, and its audio track) or a uint8 frame array (no audio: the audio expert is missing), and packs a batch into
+`expert_features` `(B, M, T, D_max)` (zero padded) and `expert_mask` `(B, M, T)` (1 = a real feature step; a
+missing expert is an all-zero row). Precomputed features (MMT's HDF5 files, `videotext extract-experts` output)
+come in as `{expert name: (T_m, D_m) array or None}` dicts and are packed the same way. The list of expert specs (backbone ids / folders, outputs, frame counts and widths
+included) is saved in `preprocessor_config.json`, so a trained model's folder computes the same features for a new
+video; `check_model_config` refuses a model whose `expert_dims` differ, naming the expert and both widths.
 
 This file is part of the Hub code of the method: stdlib, numpy, torch and transformers public API, plus its sibling;
 decord is imported inside a function only.
@@ -21,12 +22,12 @@ import torch
 from transformers import BaseVideoProcessor, BatchFeature
 from transformers.video_utils import VideoMetadata
 
+from .backbone_experts_transdcs import backbone_expert, is_backbone_spec, load_backbone
 from .expert_extraction_transdcs import (
     WEIGHT_FREE_EXPERTS,
     clip_time_bounds,
     compute_expert,
     expert_dim,
-    needs_audio,
     read_audio,
     validate_experts,
 )
@@ -179,8 +180,9 @@ class TransDcsVideoProcessor(BaseVideoProcessor):
     Expert features for TransDCS from videos or feature files.
 
     Args:
-        experts: expert specs (`{"name", "kind", ...}`, see `expert_extraction_transdcs`), in the model's
-            `config.experts` order. Default: the weight-free appearance, motion, scene and audio experts.
+        experts: expert specs (`{"name", "kind", ...}`, see `expert_extraction_transdcs`; with a `backbone`, a
+            transformers model, see `backbone_experts_transdcs`), in the model's `config.experts` order. Default: the
+            weight-free appearance, motion, scene and audio experts.
         num_frames: frames sampled per clip (segment centres) for the frame experts.
         max_expert_tokens: feature steps kept per expert (MMT: 30); longer sequences are subsampled evenly.
         audio_sample_rate: sample rate the audio track is decoded at.
@@ -213,25 +215,90 @@ class TransDcsVideoProcessor(BaseVideoProcessor):
         return [expert_dim(spec) for spec in self.experts]
 
     # ------------------------------------------------------------------------------------------- extraction
-    def _frames(self, video, start=None, end=None) -> np.ndarray:
+    def _frames(self, video, start=None, end=None, count: int | None = None) -> np.ndarray:
+        return self._frames_by_count(video, start, end, [count or self.num_frames])[count or self.num_frames]
+
+    def _frames_by_count(self, video, start, end, counts) -> dict[int, np.ndarray]:
+        """`{count: (count, H, W, 3) uint8}`: `count` segment-centre frames of the clip for every count, decoded in
+        one pass over the union of their indices."""
+        picks: dict[int, np.ndarray] = {}
+
+        def indices(total: int, lo: int = 0) -> np.ndarray:
+            for count in counts:
+                picks[count] = lo + segment_centre_indices(total, count)
+            return np.unique(np.concatenate(list(picks.values())))  # sorted: one forward pass of the decoder
+
         if isinstance(video, (str, os.PathLike)):
 
-            def indices(metadata: VideoMetadata) -> np.ndarray:
+            def file_indices(metadata: VideoMetadata) -> np.ndarray:
                 lo, hi = clip_time_bounds(int(metadata.total_num_frames), metadata.fps, start, end)
-                return lo + segment_centre_indices(hi - lo, self.num_frames)
+                return indices(hi - lo, lo)
 
-            return decode_video_frames(video, indices)[0]
-        frames = video_to_frames(video)
-        return frames[segment_centre_indices(frames.shape[0], self.num_frames)]
+            frames, metadata = decode_video_frames(video, file_indices)
+            union = np.asarray(metadata.frames_indices)
+        else:
+            frames = video_to_frames(video)
+            union = indices(frames.shape[0])
+            frames = frames[union]
+        return {count: frames[np.searchsorted(union, pick)] for count, pick in picks.items()}
+
+    def _frame_counts(self) -> list[int]:
+        """Every frame count the experts sample (weight-free frame experts: `num_frames`; backbones: their own)."""
+        counts = set()
+        for spec in self.experts:
+            if spec["kind"] in ("precomputed", "audio"):
+                continue
+            if not is_backbone_spec(spec):
+                counts.add(self.num_frames)
+            elif spec["kind"] == "motion":
+                counts.add(spec["num_clips"] * spec["frames_per_clip"])
+            else:
+                counts.add(spec.get("num_frames") or self.num_frames)
+        return sorted(counts)
 
     def extract(self, video, start: float | None = None, end: float | None = None) -> dict[str, np.ndarray | None]:
         """`{expert name: (T_m, D_m) float32 or None}` for one video (path or uint8 `(T, H, W, 3)` frames), clip
-        `[start, end]` seconds of a file (whole file by default). None = the clip has no such expert."""
-        frames = self._frames(video, start, end)
-        audio = None
-        if needs_audio(self.experts) and isinstance(video, (str, os.PathLike)):
-            audio = read_audio(video, self.audio_sample_rate, start, end)
-        return {spec["name"]: compute_expert(spec, frames, audio, self.audio_sample_rate) for spec in self.experts}
+        `[start, end]` seconds of a file (whole file by default). None = the clip has no such expert (no audio
+        track, a precomputed expert). The frames of every expert are decoded in one pass, the audio once per rate."""
+        counts = self._frame_counts()
+        frames = self._frames_by_count(video, start, end, counts) if counts else {}
+        audio = {}
+
+        def audio_for(rate: int) -> np.ndarray | None:
+            if not isinstance(video, (str, os.PathLike)):
+                return None  # decoded frames carry no audio track
+            if rate not in audio:
+                audio[rate] = read_audio(video, rate, start, end)
+            return audio[rate]
+
+        out = {}
+        for spec in self.experts:
+            if spec["kind"] == "precomputed":
+                out[spec["name"]] = None
+            elif is_backbone_spec(spec):
+                out[spec["name"]] = backbone_expert(spec, frames.__getitem__, audio_for, self.num_frames)
+            elif spec["kind"] == "audio":
+                out[spec["name"]] = compute_expert(spec, None, audio_for(self.audio_sample_rate), self.audio_sample_rate)
+            else:
+                out[spec["name"]] = compute_expert(spec, frames[self.num_frames], None, self.audio_sample_rate)
+        return out
+
+    def backbone_weights(self) -> dict[str, str]:
+        """`{expert name: weights hash}` of every backbone expert (loads the backbones): which weights made the
+        features (the `extract-experts` manifest records it)."""
+        return {spec["name"]: load_backbone(spec).weights_hash for spec in self.experts if is_backbone_spec(spec)}
+
+    def check_model_config(self, config) -> None:
+        """One-line ValueError unless this processor's experts are the model's (`config.experts`, same order) with
+        the widths its reduction layers take (`config.expert_dims`)."""
+        names, dims = self.expert_names, self.expert_dims
+        if list(config.experts) != names:
+            raise ValueError(f"the processor computes experts {names} but the model takes {list(config.experts)} "
+                             "(config.experts, same order)")  # fmt: skip
+        for name, have, want in zip(names, dims, config.expert_dims):
+            if have != want:
+                raise ValueError(f"expert {name!r}: the processor's extractor gives {have}-dim features but the "
+                                 f"model expects {want} (config.expert_dims)")  # fmt: skip
 
     # ---------------------------------------------------------------------------------------------- packing
     def pack(self, per_video: list[dict], return_tensors: str | None = "pt") -> BatchFeature:
