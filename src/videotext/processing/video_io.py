@@ -126,14 +126,53 @@ def _fix_row_padding(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _read_frames(reader, indices: list[int]) -> np.ndarray:
-    """``get_batch``, falling back to frame-by-frame reads where decord's batch copy hits the stride bug."""
+def _preceding_keyframe(keyframes: np.ndarray, index: int) -> int:
+    """The last keyframe at or before ``index`` (frame 0 when the stream flags none before it)."""
+    pos = int(np.searchsorted(keyframes, index, side="right")) - 1
+    return int(keyframes[pos]) if pos >= 0 else 0
+
+
+def _read_frames(reader, targets: list[int], keyframes: np.ndarray) -> np.ndarray:
+    """Frames ``targets`` (sorted, unique) with the least decoding: each target is reached from its preceding
+    keyframe, and targets in one GOP share a single forward pass. Frames between are decoded (they are references)
+    but skipped before colour conversion and resizing.
+
+    ``get_batch`` does the same walk but restarts from frame 0 and re-checks the keyframe on every GOP change,
+    which costs up to 2x on long clips with short GOPs (see bench/run.py, section ``loading``).
+    """
+    frames = []
+    pos = 0  # the frame the next `reader.next()` returns; a fresh reader stands at frame 0
+    for target in targets:
+        key = _preceding_keyframe(keyframes, target)
+        if not key <= pos <= target:  # past the target, or in an earlier GOP: restart at the target's keyframe
+            reader.seek(key)
+            pos = key
+        if target > pos:
+            reader.skip_frames(target - pos)
+        frames.append(_fix_row_padding(_to_numpy(reader.next())))
+        pos = target + 1
+    return np.stack(frames)
+
+
+def _nearest_keyframes(keyframes: np.ndarray, indices: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Each sampled index moved to the nearest keyframe inside ``[first, last]`` (ties go to the earlier one);
+    unchanged when the range holds no keyframe."""
+    inside = keyframes[(keyframes >= first) & (keyframes <= last)]
+    if len(inside) == 0:
+        return indices
+    distance = np.abs(indices[:, None] - inside[None, :])  # (T, K)
+    return inside[np.argmin(distance, axis=1)].astype(np.int64)
+
+
+def _close_reader(reader) -> None:
+    """Free decord's native reader now, stopping its decoder thread, rather than whenever the garbage collector
+    runs ``__del__`` (a reader left alive keeps decoding ahead in the background, and its memory grows)."""
+    if reader is None or getattr(reader, "_handle", None) is None:
+        return
     try:
-        return _to_numpy(reader.get_batch(indices))
-    except Exception as err:
-        if "must exactly match" not in str(err):
-            raise
-    return np.stack([_fix_row_padding(_to_numpy(reader[int(i)])) for i in indices])
+        reader.__del__()  # decord frees the native handle here
+    finally:
+        reader._handle = None  # so the collector's own __del__ does not free it twice
 
 
 def _frame_range(path: str, timestamps: np.ndarray, start, end) -> tuple[int, int]:
@@ -160,6 +199,17 @@ def _frame_range(path: str, timestamps: np.ndarray, start, end) -> tuple[int, in
     return first, max(first, min(last, total - 1))
 
 
+def _clip_frames(reader, path: str, total: int, start, end) -> tuple[int, int]:
+    """Inclusive frame range of the clip ``[start, end)`` seconds (the whole file without bounds)."""
+    if start is None and end is None:
+        return 0, total - 1
+    try:  # (total, 2) presentation start / end of each frame in seconds, from the container's index
+        timestamps = np.asarray(reader.get_frame_timestamp(np.arange(total)), dtype=np.float64)
+    except Exception as err:
+        raise VideoDecodeError(f"cannot read frame timestamps of video {path}: {_decord_reason(err)}") from err
+    return _frame_range(path, timestamps, start, end)
+
+
 def load_video(
     path: str | os.PathLike,
     num_frames: int | None = 8,
@@ -171,6 +221,7 @@ def load_video(
     rng=None,
     *,
     num_threads: int = 1,
+    keyframes_only: bool = False,
 ) -> DecodedVideo:
     """Decode ``num_frames`` frames of a video file with decord (images become static videos).
 
@@ -187,6 +238,13 @@ def load_video(
             resized inside the decoder (decord's ``width``/``height``), images with PIL bilinear.
         rng: ``numpy.random.Generator`` or int seed for ``sampling="random"``.
         num_threads: decoder threads (1 suits DataLoader workers; 0 = decord's automatic choice).
+        keyframes_only: INEXACT fast mode (e.g. for indexing): each sampled frame is replaced by the nearest
+            keyframe inside the clip, and only keyframes are decoded. ``indices`` reports the keyframes returned.
+            A clip holding no keyframe is decoded exactly.
+
+    Frames are exact (identical to decoding every frame and indexing): each sampled frame is decoded from its
+    preceding keyframe, sampled frames in one GOP share one forward pass, and skipped frames are never converted
+    to RGB. The decoder is freed before returning.
 
     Returns:
         :class:`DecodedVideo` with ``frames`` uint8 ``(T, H, W, 3)`` and their ``indices``.
@@ -209,37 +267,34 @@ def load_video(
     kwargs = {"ctx": decord.cpu(0), "num_threads": int(num_threads)}
     if hw is not None:
         kwargs.update(height=hw[0], width=hw[1])
+    reader = None
     try:
-        reader = decord.VideoReader(path, **kwargs)
-        total = len(reader)
-        video_fps = float(reader.get_avg_fps())
-    except Exception as err:  # decord raises RuntimeError / DECORDError for bad containers and streams
-        raise VideoDecodeError(
-            f"cannot decode video {path} (missing stream, truncated, or not a video): {_decord_reason(err)}"
-        ) from err
-    if total <= 0:
-        raise VideoDecodeError(f"video has no frames: {path}")
-    if not math.isfinite(video_fps) or video_fps <= 0:
-        raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
-
-    if start is None and end is None:
-        first, last = 0, total - 1
-    else:
-        try:  # (total, 2) presentation start / end of each frame in seconds, from the container's index
-            timestamps = np.asarray(reader.get_frame_timestamp(np.arange(total)), dtype=np.float64)
+        try:
+            reader = decord.VideoReader(path, **kwargs)
+            total = len(reader)
+            video_fps = float(reader.get_avg_fps())
+        except Exception as err:  # decord raises RuntimeError / DECORDError for bad containers and streams
+            raise VideoDecodeError(
+                f"cannot decode video {path} (missing stream, truncated, or not a video): {_decord_reason(err)}"
+            ) from err
+        if total <= 0:
+            raise VideoDecodeError(f"video has no frames: {path}")
+        if not math.isfinite(video_fps) or video_fps <= 0:
+            raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
+        first, last = _clip_frames(reader, path, total, start, end)
+        indices = sample_frame_indices(
+            total, num_frames, sampling, video_fps=video_fps, fps=fps, first=first, last=last, rng=rng
+        )
+        try:
+            keyframes = np.sort(np.asarray(reader.get_key_indices(), dtype=np.int64))
+            if keyframes_only:
+                indices = _nearest_keyframes(keyframes, indices, first, last)
+            unique, inverse = np.unique(indices, return_inverse=True)
+            batch = _read_frames(reader, unique.tolist(), keyframes)
         except Exception as err:
-            raise VideoDecodeError(f"cannot read frame timestamps of video {path}: {_decord_reason(err)}") from err
-        first, last = _frame_range(path, timestamps, start, end)
-    indices = sample_frame_indices(
-        total, num_frames, sampling, video_fps=video_fps, fps=fps, first=first, last=last, rng=rng
-    )
-    unique, inverse = np.unique(indices, return_inverse=True)
-    try:
-        batch = _read_frames(reader, unique.tolist())
-    except Exception as err:
-        raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
+            raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
     finally:
-        del reader
+        _close_reader(reader)
     if batch.ndim != 4 or batch.shape[0] != len(unique) or batch.shape[-1] != 3:
         raise VideoDecodeError(f"decoder returned frames of shape {batch.shape} for {path}")
     frames = np.ascontiguousarray(batch[inverse.reshape(-1)], dtype=np.uint8)
