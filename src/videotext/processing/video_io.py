@@ -199,6 +199,69 @@ def _frame_range(path: str, timestamps: np.ndarray, start, end) -> tuple[int, in
     return first, max(first, min(last, total - 1))
 
 
+def _open_reader(path: str, hw, num_threads: int):
+    """A decord reader resizing to ``hw`` inside the decoder -> (reader, frame count, average fps), validated."""
+    import decord
+
+    kwargs = {"ctx": decord.cpu(0), "num_threads": int(num_threads)}
+    if hw is not None:
+        kwargs.update(height=hw[0], width=hw[1])
+    try:
+        reader = decord.VideoReader(path, **kwargs)
+    except Exception as err:  # decord raises RuntimeError / DECORDError for bad containers and streams
+        raise VideoDecodeError(
+            f"cannot decode video {path} (missing stream, truncated, or not a video): {_decord_reason(err)}"
+        ) from err
+    try:
+        total, video_fps = len(reader), float(reader.get_avg_fps())
+        if total <= 0:
+            raise VideoDecodeError(f"video has no frames: {path}")
+        if not math.isfinite(video_fps) or video_fps <= 0:
+            raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
+    except Exception as err:
+        _close_reader(reader)
+        if isinstance(err, VideoDecodeError):
+            raise
+        raise VideoDecodeError(f"cannot decode video {path} (missing stream, truncated, or not a video): "
+                               f"{_decord_reason(err)}") from err  # fmt: skip
+    return reader, total, video_fps
+
+
+def _decode_exact(reader, path: str, indices: np.ndarray, keyframes: np.ndarray | None = None) -> np.ndarray:
+    """Frames at ``indices`` (any order, repeats allowed) -> uint8 ``(len(indices), H, W, 3)``, each frame decoded
+    once."""
+    try:
+        if keyframes is None:
+            keyframes = np.sort(np.asarray(reader.get_key_indices(), dtype=np.int64))
+        unique, inverse = np.unique(indices, return_inverse=True)
+        batch = _read_frames(reader, unique.tolist(), keyframes)
+    except Exception as err:
+        raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
+    if batch.ndim != 4 or batch.shape[0] != len(unique) or batch.shape[-1] != 3:
+        raise VideoDecodeError(f"decoder returned frames of shape {batch.shape} for {path}")
+    return np.ascontiguousarray(batch[inverse.reshape(-1)], dtype=np.uint8)
+
+
+def read_frames(path: str | os.PathLike, indices, size=None, *, num_threads: int = 1) -> np.ndarray:
+    """The exact frames at ``indices`` of a video (any order, repeats allowed) -> uint8 ``(T, H, W, 3)``.
+
+    The decoding is :func:`load_video`'s (each frame from its preceding keyframe, one pass per GOP); ``size`` as
+    there. Raises :class:`VideoDecodeError` naming the file for unreadable videos or indices outside the video.
+    """
+    path = os.fspath(path)
+    hw = _normalize_size(size, path)
+    _check_file(path)
+    wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
+    reader = None
+    try:
+        reader, total, _ = _open_reader(path, hw, num_threads)
+        if len(wanted) == 0 or wanted.min() < 0 or wanted.max() >= total:
+            raise VideoDecodeError(f"frame indices must lie in [0, {total - 1}], got {wanted.tolist()[:8]}: {path}")
+        return _decode_exact(reader, path, wanted)
+    finally:
+        _close_reader(reader)
+
+
 def _clip_frames(reader, path: str, total: int, start, end) -> tuple[int, int]:
     """Inclusive frame range of the clip ``[start, end)`` seconds (the whole file without bounds)."""
     if start is None and end is None:
@@ -262,42 +325,23 @@ def load_video(
         indices = sample_frame_indices(1, num_frames, sampling, video_fps=1.0, fps=fps or 1.0, rng=rng)
         return _load_image(path, indices, hw)
 
-    import decord
-
-    kwargs = {"ctx": decord.cpu(0), "num_threads": int(num_threads)}
-    if hw is not None:
-        kwargs.update(height=hw[0], width=hw[1])
     reader = None
     try:
-        try:
-            reader = decord.VideoReader(path, **kwargs)
-            total = len(reader)
-            video_fps = float(reader.get_avg_fps())
-        except Exception as err:  # decord raises RuntimeError / DECORDError for bad containers and streams
-            raise VideoDecodeError(
-                f"cannot decode video {path} (missing stream, truncated, or not a video): {_decord_reason(err)}"
-            ) from err
-        if total <= 0:
-            raise VideoDecodeError(f"video has no frames: {path}")
-        if not math.isfinite(video_fps) or video_fps <= 0:
-            raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
+        reader, total, video_fps = _open_reader(path, hw, num_threads)
         first, last = _clip_frames(reader, path, total, start, end)
         indices = sample_frame_indices(
             total, num_frames, sampling, video_fps=video_fps, fps=fps, first=first, last=last, rng=rng
         )
-        try:
-            keyframes = np.sort(np.asarray(reader.get_key_indices(), dtype=np.int64))
-            if keyframes_only:
-                indices = _nearest_keyframes(keyframes, indices, first, last)
-            unique, inverse = np.unique(indices, return_inverse=True)
-            batch = _read_frames(reader, unique.tolist(), keyframes)
-        except Exception as err:
-            raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
+        keyframes = None
+        if keyframes_only:
+            try:
+                keyframes = np.sort(np.asarray(reader.get_key_indices(), dtype=np.int64))
+            except Exception as err:
+                raise VideoDecodeError(f"cannot read keyframes of video {path}: {_decord_reason(err)}") from err
+            indices = _nearest_keyframes(keyframes, indices, first, last)
+        frames = _decode_exact(reader, path, indices, keyframes)
     finally:
         _close_reader(reader)
-    if batch.ndim != 4 or batch.shape[0] != len(unique) or batch.shape[-1] != 3:
-        raise VideoDecodeError(f"decoder returned frames of shape {batch.shape} for {path}")
-    frames = np.ascontiguousarray(batch[inverse.reshape(-1)], dtype=np.uint8)
     return DecodedVideo(
         frames=frames,
         indices=indices.astype(np.int64),

@@ -1,0 +1,147 @@
+"""Exact frames from the min-work decoder (issue 17 "Loading near the limit"), keyframe-only mode, freed readers.
+
+The reference is an independent full decode: a decord reader stepped with `next()` through every frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from videotext.modeling.shared_blocks import decode_video_frames
+from videotext.processing import VideoDecodeError, load_video, read_frames, write_video
+
+
+def _textured_clip(t: int, h: int, w: int) -> np.ndarray:
+    """A moving square over noise, so P/B frames carry real residuals (a mistake in the reference chain shows)."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (t, h, w, 3), dtype=np.uint8) // 4 + 60
+    for i in range(t):
+        x = (3 * i) % (w - 8)
+        frames[i, h // 4 : h // 4 + 8, x : x + 8] = (230, 30, 30)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gop")
+    t = 48
+    frames = _textured_clip(t, 32, 64)
+    return {
+        "short_gop": write_video(d / "short.mp4", frames, fps=12, gop=5),
+        "long_gop": write_video(d / "long.mp4", frames, fps=12, gop=250),  # one keyframe, then B/P frames
+        "mpeg4_avi": write_video(d / "m.avi", frames, fps=12, codec="mpeg4", gop=7),
+        "vp9": write_video(d / "v.webm", frames, fps=12, gop=9),
+    }
+
+
+def _full_decode(path: str, size=None) -> np.ndarray:
+    import decord
+
+    kwargs = {} if size is None else {"height": size, "width": size}
+    reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1, **kwargs)
+    frames = np.stack([reader.next().asnumpy() for _ in range(len(reader))])
+    del reader
+    return frames
+
+
+INDEX_SETS = {
+    "repeats": [3, 3, 3, 20, 20],
+    "unsorted": [40, 2, 33, 11, 25, 0],
+    "one_gop": [1, 2, 4],  # inside the first GOP of the short-GOP clip: one forward pass
+    "last_frame": [47, 46, 0, 47],
+    "backwards_in_gop": [4, 1, 3, 0],
+    "every_frame_reversed": list(range(47, -1, -1)),
+}
+
+
+@pytest.mark.parametrize("clip", ["short_gop", "long_gop", "mpeg4_avi", "vp9"])
+@pytest.mark.parametrize("name", sorted(INDEX_SETS))
+def test_read_frames_equal_full_decode(clips, clip, name):
+    path, indices = clips[clip], INDEX_SETS[name]
+    reference = _full_decode(path)
+    assert reference.shape[0] == 48
+    np.testing.assert_array_equal(read_frames(path, indices), reference[indices])
+
+
+@pytest.mark.parametrize("clip", ["short_gop", "long_gop"])
+def test_resized_frames_equal_resized_full_decode(clips, clip):
+    reference = _full_decode(clips[clip], size=32)
+    indices = [47, 5, 5, 30, 6]
+    np.testing.assert_array_equal(read_frames(clips[clip], indices, size=32), reference[indices])
+
+
+@pytest.mark.parametrize("clip", ["short_gop", "long_gop", "vp9"])
+def test_load_video_sampling_is_exact(clips, clip):
+    reference = _full_decode(clips[clip])
+    for num_frames, kwargs in [(16, {}), (7, {"sampling": "random", "rng": 3}), (5, {"start": 1.0, "end": 3.5})]:
+        out = load_video(clips[clip], num_frames=num_frames, **kwargs)
+        np.testing.assert_array_equal(out.frames, reference[out.indices])
+    padded = load_video(clips[clip], num_frames=96)  # 48 frames: every index twice, the last frame included
+    assert padded.indices[-1] == 47
+    np.testing.assert_array_equal(padded.frames, reference[padded.indices])
+
+
+def test_shared_block_decodes_the_same_exact_frames(clips):
+    path = clips["short_gop"]
+    indices = np.asarray(INDEX_SETS["unsorted"] + INDEX_SETS["repeats"])
+    frames, metadata = decode_video_frames(path, lambda metadata: indices)
+    np.testing.assert_array_equal(frames, _full_decode(path)[indices])
+    np.testing.assert_array_equal(metadata.frames_indices, indices)
+
+
+def test_keyframes_only_returns_keyframes(clips):
+    import decord
+
+    path = clips["short_gop"]
+    reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+    keyframes = np.asarray(reader.get_key_indices())
+    del reader
+    np.testing.assert_array_equal(keyframes, np.arange(0, 48, 5))
+    reference = _full_decode(path)
+    out = load_video(path, num_frames=8, keyframes_only=True)
+    exact = load_video(path, num_frames=8)
+    assert set(out.indices.tolist()) <= set(keyframes.tolist())
+    # each sampled frame moved to its nearest keyframe (never further than half a GOP)
+    assert np.all(np.abs(out.indices - exact.indices) <= 2)
+    np.testing.assert_array_equal(out.frames, reference[out.indices])
+    # clip bounds hold: keyframes are chosen inside [start, end)
+    bounded = load_video(path, num_frames=4, start=1.0, end=2.0, keyframes_only=True)
+    assert set(bounded.indices.tolist()) == {15, 20}  # frames 12..23; sampled 13, 16, 19, 22
+
+
+def test_keyframes_only_on_a_clip_without_keyframes_inside_is_exact(clips):
+    path = clips["long_gop"]  # keyframe 0 only
+    out = load_video(path, num_frames=3, start=1.0, end=3.0, keyframes_only=True)
+    assert out.indices.min() >= 12
+    np.testing.assert_array_equal(out.frames, _full_decode(path)[out.indices])
+
+
+def test_read_frames_rejects_indices_outside_the_video(clips):
+    with pytest.raises(VideoDecodeError, match="short.mp4"):
+        read_frames(clips["short_gop"], [0, 48])
+    with pytest.raises(VideoDecodeError, match="short.mp4"):
+        read_frames(clips["short_gop"], [-1])
+
+
+def test_readers_are_freed_after_each_load(clips, monkeypatch):
+    import decord
+
+    opened, freed = [], []
+    real_free = decord.video_reader._CAPI_VideoReaderFree
+
+    class Counting(decord.VideoReader):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self._handle)
+
+    def free(handle):
+        freed.append(handle)
+        return real_free(handle)
+
+    monkeypatch.setattr(decord, "VideoReader", Counting)
+    monkeypatch.setattr(decord.video_reader, "_CAPI_VideoReaderFree", free)
+    kept = [load_video(clips["short_gop"], num_frames=4) for _ in range(3)]  # results alive; readers must not be
+    with pytest.raises(VideoDecodeError):
+        load_video(clips["short_gop"], num_frames=4, start=99.0)
+    assert len(opened) == 4 and len(kept) == 3
+    assert len(freed) == 4  # freed on return and on error, not left to the garbage collector
