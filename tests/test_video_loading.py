@@ -145,3 +145,33 @@ def test_readers_are_freed_after_each_load(clips, monkeypatch):
         load_video(clips["short_gop"], num_frames=4, start=99.0)
     assert len(opened) == 4 and len(kept) == 3
     assert len(freed) == 4  # freed on return and on error, not left to the garbage collector
+
+
+def test_index_keyframes_only_flag_reaches_the_loader_and_is_kept_in_the_index_state(tmp_path, monkeypatch, capsys):
+    import json
+
+    from method_testers import TESTERS
+
+    from videotext import processing
+    from videotext.cli import main
+
+    model = TESTERS["dual_align"].save_untrained(tmp_path / "model", 0)
+    videos = tmp_path / "videos"
+    for i in range(3):
+        write_video(videos / f"clip{i}.mp4", _textured_clip(24, 32, 32), fps=8, gop=6)
+    calls = []
+    real = processing.load_video
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append((kwargs.get("keyframes_only"), out.indices.tolist()))
+        return out
+
+    monkeypatch.setattr(processing, "load_video", spy)
+    out = tmp_path / "index"
+    assert main(["index", str(model), "--videos", str(videos), "--out", str(out), "--keyframes-only"]) == 0
+    assert len(calls) == 3 and all(flag is True and set(idx) <= {0, 6, 12, 18} for flag, idx in calls)
+    assert json.loads((out / "state.json").read_text())["settings"]["keyframes_only"] is True
+    # an exact run must not resume into a keyframe-only index
+    assert main(["index", str(model), "--videos", str(videos), "--out", str(out)]) != 0
+    assert "different settings" in capsys.readouterr().err

@@ -34,9 +34,7 @@ def _codec_args(codec: str, ext: str) -> list[str]:
     raise ValueError(f"codec must be one of {SUPPORTED_CODECS}, got {codec!r}")
 
 
-def write_video(
-    path: str | os.PathLike, frames, fps: float = 8, codec: str = "libx264", gop: int | None = None
-) -> str:
+def write_video(path: str | os.PathLike, frames, fps: float = 8, codec: str = "libx264", gop: int | None = None) -> str:
     """Encode ``frames`` (uint8 array or sequence of arrays, shape ``(T, H, W, 3)``, RGB) to ``path``.
 
     Args:
