@@ -3,7 +3,8 @@
 Per clip shape (generated with `write_video`, fixed GOP; 16 uniformly sampled frames resized to `size`, 1 decoder
 thread), the median clips/s of:
 
-- `videotext`: `videotext.processing.load_video(path, num_frames=16, size=size)` (decord, min-work walk);
+- `videotext`: `videotext.processing.load_video(path, num_frames=16, size=size)` (default backend: PyAV, min-work);
+- `videotext_decord`: the same with `backend="decord"` (the same walk with decord's seek / skip_frames / next);
 - `decord_get_batch`: a decord reader (resizing in the decoder) and `get_batch(indices)`;
 - `pyav_seek_per_frame`: PyAV, one backward seek per sampled frame (to its timestamp at the average rate), decode
   up to it, convert it;
@@ -35,7 +36,15 @@ FULL_SHAPES = [  # (name, width, height, seconds, gop) at 30 fps: the issue's ta
 ]
 SMOKE_SHAPES = [("96x64_2s_gop10", 96, 64, 2, 10), ("96x64_4s_gop250", 96, 64, 4, 250)]
 FPS = 30
-METHODS = ("videotext", "decord_get_batch", "pyav_seek_per_frame", "pyav_decode_all", "limit_pyav", "limit_decord")
+METHODS = (
+    "videotext",
+    "videotext_decord",
+    "decord_get_batch",
+    "pyav_seek_per_frame",
+    "pyav_decode_all",
+    "limit_pyav",
+    "limit_decord",
+)
 
 
 def make_clip(path: Path, width: int, height: int, seconds: int, gop: int, fps: int = FPS) -> str:
@@ -197,14 +206,19 @@ def pyav_reference(path: str, num_frames: int, size: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------------- bench
-def _videotext(path: str, num_frames: int, size: int) -> np.ndarray:
+def _videotext(path: str, num_frames: int, size: int, backend: str = "auto") -> np.ndarray:
     from videotext.processing import load_video
 
-    return load_video(path, num_frames=num_frames, size=size, num_threads=1).frames
+    return load_video(path, num_frames=num_frames, size=size, num_threads=1, backend=backend).frames
+
+
+def _videotext_decord(path: str, num_frames: int, size: int) -> np.ndarray:
+    return _videotext(path, num_frames, size, backend="decord")
 
 
 LOADERS = {
-    "videotext": (_videotext, "decord"),
+    "videotext": (_videotext, "pyav"),
+    "videotext_decord": (_videotext_decord, "decord"),
     "decord_get_batch": (decord_get_batch, "decord"),
     "pyav_seek_per_frame": (pyav_seek_per_frame, "pyav"),
     "pyav_decode_all": (pyav_decode_all, "pyav"),

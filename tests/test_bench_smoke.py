@@ -26,7 +26,15 @@ def test_loading_benchmark_smoke(tmp_path):
     spec.loader.exec_module(bench)
     assert bench.main(["loading", "--smoke", "--rss-loads", "100", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "loading.json").read_text())["results"]
-    methods = {"videotext", "decord_get_batch", "pyav_seek_per_frame", "pyav_decode_all", "limit_pyav", "limit_decord"}
+    methods = {
+        "videotext",
+        "videotext_decord",
+        "decord_get_batch",
+        "pyav_seek_per_frame",
+        "pyav_decode_all",
+        "limit_pyav",
+        "limit_decord",
+    }
     assert len(report["clips"]) == 2
     for row in report["clips"]:
         assert set(row["clips_per_s"]) == methods and all(v > 0 for v in row["clips_per_s"].values())

@@ -1,6 +1,7 @@
 """Exact frames from the min-work decoder (issue 17 "Loading near the limit"), keyframe-only mode, freed readers.
 
-The reference is an independent full decode: a decord reader stepped with `next()` through every frame."""
+The reference is an independent full decode by the same library: a decord reader stepped with `next()` through every
+frame, or every frame PyAV decodes (the two libraries resize with different filters)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,21 @@ def clips(tmp_path_factory):
         "long_gop": write_video(d / "long.mp4", frames, fps=12, gop=250),  # one keyframe, then B/P frames
         "mpeg4_avi": write_video(d / "m.avi", frames, fps=12, codec="mpeg4", gop=7),
         "vp9": write_video(d / "v.webm", frames, fps=12, gop=9),
+        "mpegts": write_video(d / "t.ts", frames, fps=12, gop=5),
     }
 
 
-def _full_decode(path: str, size=None) -> np.ndarray:
+def _full_decode(path: str, size=None, backend: str = "pyav") -> np.ndarray:
+    if backend == "pyav":
+        import av
+
+        with av.open(path) as container:
+            frames = []
+            for frame in container.decode(video=0):  # every frame, converted as the loader converts one
+                if size is not None:
+                    frame = frame.reformat(width=size, height=size, format="rgb24", interpolation="BICUBIC")
+                frames.append(frame.to_ndarray(format="rgb24"))
+        return np.stack(frames)
     import decord
 
     kwargs = {} if size is None else {"height": size, "width": size}
@@ -54,42 +66,59 @@ INDEX_SETS = {
 }
 
 
-@pytest.mark.parametrize("clip", ["short_gop", "long_gop", "mpeg4_avi", "vp9"])
+BACKENDS = ["pyav", "decord"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("clip", ["short_gop", "long_gop", "mpeg4_avi", "vp9", "mpegts"])
 @pytest.mark.parametrize("name", sorted(INDEX_SETS))
-def test_read_frames_equal_full_decode(clips, clip, name):
+def test_read_frames_equal_full_decode(clips, clip, name, backend):
+    if backend == "decord" and clip == "mpegts":
+        pytest.xfail("decord's seek lands off by a frame in MPEG-TS (no index); the PyAV backend matches by pts")
     path, indices = clips[clip], INDEX_SETS[name]
-    reference = _full_decode(path)
+    reference = _full_decode(path, backend=backend)
     assert reference.shape[0] == 48
-    np.testing.assert_array_equal(read_frames(path, indices), reference[indices])
+    np.testing.assert_array_equal(read_frames(path, indices, backend=backend), reference[indices])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("clip", ["short_gop", "long_gop"])
-def test_resized_frames_equal_resized_full_decode(clips, clip):
-    reference = _full_decode(clips[clip], size=32)
+def test_resized_frames_equal_resized_full_decode(clips, clip, backend):
+    reference = _full_decode(clips[clip], size=32, backend=backend)
     indices = [47, 5, 5, 30, 6]
-    np.testing.assert_array_equal(read_frames(clips[clip], indices, size=32), reference[indices])
+    np.testing.assert_array_equal(read_frames(clips[clip], indices, size=32, backend=backend), reference[indices])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("clip", ["short_gop", "long_gop", "vp9"])
-def test_load_video_sampling_is_exact(clips, clip):
-    reference = _full_decode(clips[clip])
+def test_load_video_sampling_is_exact(clips, clip, backend):
+    reference = _full_decode(clips[clip], backend=backend)
     for num_frames, kwargs in [(16, {}), (7, {"sampling": "random", "rng": 3}), (5, {"start": 1.0, "end": 3.5})]:
-        out = load_video(clips[clip], num_frames=num_frames, **kwargs)
+        out = load_video(clips[clip], num_frames=num_frames, backend=backend, **kwargs)
         np.testing.assert_array_equal(out.frames, reference[out.indices])
-    padded = load_video(clips[clip], num_frames=96)  # 48 frames: every index twice, the last frame included
+    padded = load_video(clips[clip], num_frames=96, backend=backend)  # every index twice, the last one included
     assert padded.indices[-1] == 47
     np.testing.assert_array_equal(padded.frames, reference[padded.indices])
+
+
+def test_backends_agree_at_native_size_and_on_indices(clips):
+    a = load_video(clips["short_gop"], num_frames=9, start=0.5, end=3.0, backend="pyav")
+    b = load_video(clips["short_gop"], num_frames=9, start=0.5, end=3.0, backend="decord")
+    np.testing.assert_array_equal(a.indices, b.indices)
+    assert (a.total_frames, a.fps) == (b.total_frames, b.fps)
+    assert np.abs(a.frames.astype(int) - b.frames.astype(int)).mean() < 2  # same YUV, converted by two ffmpeg builds
 
 
 def test_shared_block_decodes_the_same_exact_frames(clips):
     path = clips["short_gop"]
     indices = np.asarray(INDEX_SETS["unsorted"] + INDEX_SETS["repeats"])
-    frames, metadata = decode_video_frames(path, lambda metadata: indices)
-    np.testing.assert_array_equal(frames, _full_decode(path)[indices])
+    frames, metadata = decode_video_frames(path, lambda metadata: indices)  # decord (the Hub code's decoder)
+    np.testing.assert_array_equal(frames, _full_decode(path, backend="decord")[indices])
     np.testing.assert_array_equal(metadata.frames_indices, indices)
 
 
-def test_keyframes_only_returns_keyframes(clips):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keyframes_only_returns_keyframes(clips, backend):
     import decord
 
     path = clips["short_gop"]
@@ -97,30 +126,33 @@ def test_keyframes_only_returns_keyframes(clips):
     keyframes = np.asarray(reader.get_key_indices())
     del reader
     np.testing.assert_array_equal(keyframes, np.arange(0, 48, 5))
-    reference = _full_decode(path)
-    out = load_video(path, num_frames=8, keyframes_only=True)
-    exact = load_video(path, num_frames=8)
+    reference = _full_decode(path, backend=backend)
+    out = load_video(path, num_frames=8, keyframes_only=True, backend=backend)
+    exact = load_video(path, num_frames=8, backend=backend)
     assert set(out.indices.tolist()) <= set(keyframes.tolist())
     # each sampled frame moved to its nearest keyframe (never further than half a GOP)
     assert np.all(np.abs(out.indices - exact.indices) <= 2)
     np.testing.assert_array_equal(out.frames, reference[out.indices])
     # clip bounds hold: keyframes are chosen inside [start, end)
-    bounded = load_video(path, num_frames=4, start=1.0, end=2.0, keyframes_only=True)
+    bounded = load_video(path, num_frames=4, start=1.0, end=2.0, keyframes_only=True, backend=backend)
     assert set(bounded.indices.tolist()) == {15, 20}  # frames 12..23; sampled 13, 16, 19, 22
 
 
 def test_keyframes_only_on_a_clip_without_keyframes_inside_is_exact(clips):
     path = clips["long_gop"]  # keyframe 0 only
     out = load_video(path, num_frames=3, start=1.0, end=3.0, keyframes_only=True)
-    assert out.indices.min() >= 12
+    assert out.indices.min() >= 12 and out.indices.tolist() == sorted(set(out.indices.tolist()))
     np.testing.assert_array_equal(out.frames, _full_decode(path)[out.indices])
 
 
-def test_read_frames_rejects_indices_outside_the_video(clips):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_read_frames_rejects_indices_outside_the_video(clips, backend):
     with pytest.raises(VideoDecodeError, match="short.mp4"):
-        read_frames(clips["short_gop"], [0, 48])
+        read_frames(clips["short_gop"], [0, 48], backend=backend)
     with pytest.raises(VideoDecodeError, match="short.mp4"):
-        read_frames(clips["short_gop"], [-1])
+        read_frames(clips["short_gop"], [-1], backend=backend)
+    with pytest.raises(ValueError, match="backend"):
+        load_video(clips["short_gop"], backend="opencv")
 
 
 def test_readers_are_freed_after_each_load(clips, monkeypatch):
@@ -140,9 +172,9 @@ def test_readers_are_freed_after_each_load(clips, monkeypatch):
 
     monkeypatch.setattr(decord, "VideoReader", Counting)
     monkeypatch.setattr(decord.video_reader, "_CAPI_VideoReaderFree", free)
-    kept = [load_video(clips["short_gop"], num_frames=4) for _ in range(3)]  # results alive; readers must not be
+    kept = [load_video(clips["short_gop"], num_frames=4, backend="decord") for _ in range(3)]  # readers must not be
     with pytest.raises(VideoDecodeError):
-        load_video(clips["short_gop"], num_frames=4, start=99.0)
+        load_video(clips["short_gop"], num_frames=4, start=99.0, backend="decord")
     assert len(opened) == 4 and len(kept) == 3
     assert len(freed) == 4  # freed on return and on error, not left to the garbage collector
 
