@@ -11,11 +11,13 @@ thread), the median clips/s of:
 - `pyav_decode_all`: PyAV decodes every frame, converts the sampled ones;
 - `limit_pyav` / `limit_decord`: the min-work limit: decode only from each sampled frame's preceding keyframe, one
   forward pass per GOP, no colour conversion of unused frames; bare loops (PyAV over a demuxed pts table, decord
-  with seek / skip_frames / next). The limit is the faster of the two; `ratio_to_limit` is videotext's time over it (wall, and CPU time of the process: steadier on a shared machine).
+  with seek / skip_frames / next). The limit is the faster of the two; `ratio_to_limit` is videotext's time
+  over it (wall; `ratio_to_limit_cpu`: CPU time of the process, steadier on a machine shared with other jobs).
 
 Exact frames: every method's frames are compared with a full decode by the same library (decord: `next()` through
 every frame; PyAV: every frame decoded), since the two libraries resize with different filters. RSS: resident memory
-before and after N back-to-back `load_video` calls on one small clip (readers must be freed, memory flat).
+before and after N back-to-back `load_video` calls on one small clip, per backend (readers must be freed, memory
+flat). `keyframes_only` (inexact by design) is timed, not checked.
 """
 
 from __future__ import annotations
@@ -226,6 +228,12 @@ def _videotext_decord(path: str, num_frames: int, size: int) -> np.ndarray:
     return _videotext(path, num_frames, size, backend="decord")
 
 
+def _keyframes_only(path: str, num_frames: int, size: int) -> np.ndarray:
+    from videotext.processing import load_video
+
+    return load_video(path, num_frames=num_frames, size=size, num_threads=1, keyframes_only=True).frames
+
+
 LOADERS = {
     "videotext": (_videotext, "pyav"),
     "videotext_decord": (_videotext_decord, "decord"),
@@ -248,13 +256,16 @@ def bench_clip(path: str, num_frames: int, size: int, repeats: int) -> dict:
         )
     cross = np.abs(references["decord"].astype(int) - references["pyav"].astype(int))
     row["decord_vs_pyav_reference_mean_abs_diff"] = round(float(cross.mean()), 2)
-    times, cpu = {name: [] for name in LOADERS}, {name: [] for name in LOADERS}
+    timed = {**LOADERS, "keyframes_only": (_keyframes_only, None)}  # inexact by design: timed, not checked
+    times, cpu = {name: [] for name in timed}, {name: [] for name in timed}
     for _ in range(repeats):  # round robin: load on a shared machine drifts over a run, equally for every method
-        for name, (fn, _) in LOADERS.items():
+        for name, (fn, _) in timed.items():
             t0, c0 = time.perf_counter(), time.process_time()
             fn(path, num_frames, size)
             times[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
+    row["keyframes_only_clips_per_s"] = round(1 / statistics.median(times.pop("keyframes_only")), 2)
+    row["keyframes_only_cpu_ms"] = round(1000 * statistics.median(cpu.pop("keyframes_only")), 1)
     row["clips_per_s"] = {name: round(1 / statistics.median(t), 2) for name, t in times.items()}
     row["clips_per_s_best"] = {name: round(1 / min(t), 2) for name, t in times.items()}  # least disturbed run
     # CPU time of the process (all its threads): steadier than wall time on a machine shared with other jobs
@@ -279,16 +290,17 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_rss(path: str, loads: int, num_frames: int, size: int, warmup: int = 50) -> dict:
+def bench_rss(path: str, loads: int, num_frames: int, size: int, backend: str) -> dict:
     from videotext.processing import load_video
 
+    warmup = min(50, max(5, loads // 10))
     for _ in range(warmup):  # allocator pools and decoder libraries settle first
-        load_video(path, num_frames=num_frames, size=size)
+        load_video(path, num_frames=num_frames, size=size, backend=backend)
     start = rss_mb()
     trace = []
     t0 = time.perf_counter()
     for i in range(1, loads + 1):
-        load_video(path, num_frames=num_frames, size=size)
+        load_video(path, num_frames=num_frames, size=size, backend=backend)
         if i % max(1, loads // 10) == 0:
             trace.append(round(rss_mb(), 1))
     return {"loads": loads, "rss_start_mb": round(start, 1), "rss_end_mb": trace[-1] if trace else round(start, 1),
@@ -311,11 +323,13 @@ def bench_loading(smoke: bool, rss_loads: int | None, num_frames: int = 16) -> d
             out["clips"].append(row)
             print(_loading_line(row), flush=True)
         rss_clip = make_clip(Path(tmp) / "rss.mp4", 96 if smoke else 320, 64 if smoke else 240, 2, 30)
-        out["rss"] = {"clip": "96x64_2s_gop30" if smoke else "320x240_2s_gop30",
-                      **bench_rss(rss_clip, rss_loads, num_frames, size)}  # fmt: skip
-    r = out["rss"]
-    print(f"RSS over {r['loads']} load_video calls: {r['rss_start_mb']} -> {r['rss_end_mb']} MB "
-          f"(growth {r['rss_growth_mb']} MB; trace {r['rss_trace_mb']})")  # fmt: skip
+        out["rss"] = {}
+        for backend in ("pyav", "decord"):
+            r = out["rss"][backend] = {"clip": "96x64_2s_gop30" if smoke else "320x240_2s_gop30",
+                                       **bench_rss(rss_clip, rss_loads, num_frames, size, backend)}  # fmt: skip
+            print(f"RSS over {r['loads']} load_video(backend={backend!r}) calls: {r['rss_start_mb']} -> "
+                  f"{r['rss_end_mb']} MB (growth {r['rss_growth_mb']} MB; trace {r['rss_trace_mb']}; "
+                  f"{r['seconds']} s)", flush=True)  # fmt: skip
     out["all_exact"] = all(all(row["exact"].values()) for row in out["clips"])
     differ = [f"{row['clip']}:{m}" for row in out["clips"] for m, ok in row["exact"].items() if not ok]
     out["inexact"] = differ
@@ -332,4 +346,4 @@ def _loading_line(row: dict) -> str:
     cps = row["clips_per_s"]
     cells = "".join(f"{cps[m]:>20.2f}{' ' if row['exact'][m] else '!'}" for m in METHODS)  # ! marks inexact frames
     return (f"{row['clip']:<22}{cells}{row['ratio_to_limit']:>15.2f}x{row['ratio_to_limit_cpu']:>11.2f}x"
-            f"{row['ratio_to_decord_get_batch']:>13.2f}x")  # fmt: skip
+            f"{row['ratio_to_decord_get_batch']:>13.2f}x   keyframes-only {row['keyframes_only_clips_per_s']:.2f}")  # fmt: skip

@@ -40,4 +40,6 @@ def test_loading_benchmark_smoke(tmp_path):
         assert set(row["clips_per_s"]) == methods and all(v > 0 for v in row["clips_per_s"].values())
         assert row["exact"] == dict.fromkeys(methods, True), row["max_abs_diff"]
     assert report["all_exact"] and report["inexact"] == []
-    assert report["rss"]["loads"] == 100 and len(report["rss"]["rss_trace_mb"]) == 10
+    for backend in ("pyav", "decord"):
+        assert report["rss"][backend]["loads"] == 100 and len(report["rss"][backend]["rss_trace_mb"]) == 10
+    assert all(row["keyframes_only_clips_per_s"] > 0 for row in report["clips"])
