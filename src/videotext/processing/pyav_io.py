@@ -108,9 +108,10 @@ class PyAVVideo:
         for target in targets:
             want = int(self.pts[target])
             at = int(np.searchsorted(self.keyframes, target, side="right")) - 1
-            key = int(self.pts[self.keyframes[at]]) if at >= 0 else int(self.pts[0])
-            if frames is None or last is None or not key <= last < want:  # restart at the target's keyframe
-                self.container.seek(key, stream=self.stream, backward=True)
+            key = int(self.keyframes[at]) if at >= 0 else 0  # frame index of the target's keyframe
+            upcoming = None if last is None else int(np.searchsorted(self.pts, last, side="right"))  # next frame out
+            if frames is None or upcoming is None or not key <= upcoming <= target:  # restart at the keyframe
+                self.container.seek(int(self.pts[key]), stream=self.stream, backward=True)
                 frames = self.container.decode(self.stream)
             found = None
             for frame in frames:
