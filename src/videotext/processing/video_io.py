@@ -137,8 +137,8 @@ def _read_frames(reader, targets: list[int], keyframes: np.ndarray) -> np.ndarra
     keyframe, and targets in one GOP share a single forward pass. Frames between are decoded (they are references)
     but skipped before colour conversion and resizing.
 
-    ``get_batch`` does the same walk but restarts from frame 0 and re-checks the keyframe on every GOP change,
-    which costs up to 2x on long clips with short GOPs (see bench/run.py, section ``loading``).
+    Frames are counted, not matched by timestamp: in containers whose seek is imprecise (MPEG-TS) they can be off
+    by one, which the PyAV backend avoids. Every decord seek flushes and restarts its threaded decoder (a few ms).
     """
     frames = []
     pos = 0  # the frame the next `reader.next()` returns; a fresh reader stands at frame 0
@@ -248,7 +248,8 @@ def read_frames(
     """The exact frames at ``indices`` of a video (any order, repeats allowed) -> uint8 ``(T, H, W, 3)``.
 
     The decoding is :func:`load_video`'s (each frame from its preceding keyframe, one pass per GOP); ``size`` and
-    ``backend`` as there. Raises :class:`VideoDecodeError` naming the file for unreadable videos or indices outside the video.
+    ``backend`` as there. Raises :class:`VideoDecodeError` naming the file for unreadable videos or indices outside
+    the video.
     """
     path = os.fspath(path)
     hw = _normalize_size(size, path)
