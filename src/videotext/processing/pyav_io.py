@@ -5,8 +5,8 @@ then reached by one seek to its preceding keyframe and a forward decode; sampled
 and only the sampled frames are converted to RGB (and resized). Frames are identified by their presentation
 timestamp, so a seek that lands early or late cannot shift them; a stream without timestamps is decoded in full.
 
-decord reached the same frames about 1.4x slower on long clips with short GOPs: every decord seek restarts its
-decoder thread (about 4 ms here; bench/run.py loading).
+decord reaches the same frames up to 1.6x slower (60 s clip, GOP 30: 0.79 against 1.27 clips/s): every decord seek
+flushes and restarts its threaded decoder, about 4 ms of CPU here (bench/run.py loading).
 """
 
 from __future__ import annotations
