@@ -4,8 +4,11 @@ in the same process, printed and written as JSON.
     .venv/bin/python bench/run.py search [--sizes 10000 100000 1000000] [--dim 256] [--out bench/results]
     .venv/bin/python bench/run.py search --smoke          # tiny sizes, for CI
     .venv/bin/python bench/run.py milvus [--sizes 10000 100000]   # Milvus Lite: FLAT and HNSW collections
+    .venv/bin/python bench/run.py loading [--smoke] [--rss-loads N] [--out bench/results]
 
-Sections so far: `search` (one query's latency and batched throughput of `VideoIndex` exact search against a resident
+Sections so far: `loading` (clip loading: `load_video` against decord get_batch, PyAV per-frame seek and full
+decode, and the min-work decode limit, exact frames checked, RSS over many loads; see bench/bench_loading.py),
+`search` (one query's latency and batched throughput of `VideoIndex` exact search against a resident
 numpy matmul + argpartition, and of the approximate IVF index with its recall@10 against exact search); `milvus` (the
 same against a Milvus Lite collection as `videotext index --milvus` writes it, FLAT and HNSW, with recall@10).
 """
@@ -164,20 +167,28 @@ def _milvus_line(row: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", choices=["search", "milvus"])
+    parser.add_argument("section", choices=["search", "milvus", "loading"])
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="collection sizes (default 10k 100k 1M; milvus: 10k 100k)")  # fmt: skip
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (a CI check that the benchmark runs)")
     parser.add_argument("--out", default="bench/results", help="folder for <section>.json")
+    parser.add_argument("--rss-loads", type=int, default=None, help="loading: load_video calls for the RSS check "
+                        "(default 10000; 1000 with --smoke)")  # fmt: skip
     args = parser.parse_args(argv)
     default_sizes = [10_000, 100_000] + ([1_000_000] if args.section == "search" else [])
     sizes = [500, 2000] if args.smoke else args.sizes or default_sizes
     import torch
 
     report = {"section": args.section, "threads": torch.get_num_threads(), "python": sys.version.split()[0]}
-    run = bench_milvus if args.section == "milvus" else bench_search
-    report["results"] = run(sizes, args.dim, repeats=5 if args.smoke else 21)
+    if args.section == "loading":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from bench_loading import bench_loading
+
+        report["results"] = bench_loading(args.smoke, args.rss_loads)
+    else:
+        run = bench_milvus if args.section == "milvus" else bench_search
+        report["results"] = run(sizes, args.dim, repeats=5 if args.smoke else 21)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.section}.json").write_text(json.dumps(report, indent=2))

@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="start clean when --out holds an index of another model or collection"
     )
     milvus_options(p, write=True)
+    p.add_argument(
+        "--keyframes-only", action="store_true",
+        help="decode only the keyframe nearest each sampled frame: much faster, inexact (other frames than the model "
+        "was trained on)",
+    )  # fmt: skip
     p.set_defaults(func=_lazy("videotext.inference:cli_index"))
 
     p = sub.add_parser("search", help="search an index by text")

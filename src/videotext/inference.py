@@ -70,11 +70,14 @@ def model_num_frames(model) -> int:
     return int(frames)
 
 
-def default_frame_loader(num_frames: int) -> FrameLoader:
+def default_frame_loader(num_frames: int, keyframes_only: bool = False) -> FrameLoader:
+    """`load_video` with uniform sampling and the row's `start`/`end`; `keyframes_only` is its inexact fast mode."""
     from .processing import load_video
 
     def load(row: dict) -> np.ndarray:
-        return load_video(row["video_path"], num_frames=num_frames, start=row.get("start"), end=row.get("end")).frames
+        clip = load_video(row["video_path"], num_frames=num_frames, start=row.get("start"), end=row.get("end"),
+                          keyframes_only=keyframes_only)  # fmt: skip
+        return clip.frames
 
     return load
 
@@ -537,7 +540,8 @@ def cli_index(args) -> int:
     rows, ignored = collect_videos(args.videos, args.split)
     model_id = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model
     meta = build_index(model, processor, rows, args.out, model_id=model_id, batch_size=args.batch_size,
-                       ignored_files=ignored, overwrite=getattr(args, "overwrite", False))  # fmt: skip
+                       ignored_files=ignored, overwrite=getattr(args, "overwrite", False),
+                       keyframes_only=getattr(args, "keyframes_only", False))  # fmt: skip
     if not processes.is_main_process:
         return 0
     print(f"indexed {meta['num_videos']} of {len(rows)} videos ({meta['embedding_dim']}-d) into {args.out}")

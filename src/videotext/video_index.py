@@ -141,6 +141,7 @@ def build_index(
     ignored_files: Sequence[str] = (),
     overwrite: bool = False,
     progress: bool = True,
+    keyframes_only: bool = False,
 ) -> dict:
     """Embed `rows` into the index folder `out` (resumable, see the module docstring); returns index.json's dict.
 
@@ -161,6 +162,8 @@ def build_index(
         "num_videos": len(rows),
         "settings": {"shard_size": SHARD_SIZE, "num_frames": num_frames},
     }
+    if keyframes_only:  # other frames than an exact index: resuming must not mix the two
+        state["settings"]["keyframes_only"] = True
     processes = PartialState(cpu=cpu_only_distributed())
     if processes.is_main_process:
         _check_or_start(out, state, overwrite)
@@ -171,7 +174,7 @@ def build_index(
     done = sum((shards / f"{s:05d}.json").exists() for s in range(num_shards))
     if done and processes.is_main_process:
         print(f"videotext index: resuming {out}: {done} of {num_shards} shards already written")
-    load_frames = default_frame_loader(num_frames)
+    load_frames = default_frame_loader(num_frames, keyframes_only)
     share = sum(min(SHARD_SIZE, len(rows) - shard * SHARD_SIZE) for shard in mine)
     bar = tqdm(total=share, desc="indexing", unit="video", disable=not (progress and processes.is_main_process))
     for shard in mine:

@@ -4,7 +4,7 @@ Method folders (Hub code) cannot import this package; they decode with decord in
 """
 
 from .sampling import SAMPLING_MODES, sample_frame_indices
-from .video_io import IMAGE_EXTENSIONS, DecodedVideo, VideoDecodeError, load_video
+from .video_io import IMAGE_EXTENSIONS, DecodedVideo, VideoDecodeError, load_video, read_frames
 from .video_writer import SUPPORTED_CODECS, write_video
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "DecodedVideo",
     "VideoDecodeError",
     "load_video",
+    "read_frames",
     "sample_frame_indices",
     "write_video",
 ]

@@ -1,4 +1,4 @@
-"""Decode videos (decord) and images (PIL, as static videos) into uint8 frame arrays."""
+"""Decode videos (PyAV, or decord) and images (PIL, as static videos) into uint8 frame arrays."""
 
 from __future__ import annotations
 
@@ -126,14 +126,53 @@ def _fix_row_padding(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _read_frames(reader, indices: list[int]) -> np.ndarray:
-    """``get_batch``, falling back to frame-by-frame reads where decord's batch copy hits the stride bug."""
+def _preceding_keyframe(keyframes: np.ndarray, index: int) -> int:
+    """The last keyframe at or before ``index`` (frame 0 when the stream flags none before it)."""
+    pos = int(np.searchsorted(keyframes, index, side="right")) - 1
+    return int(keyframes[pos]) if pos >= 0 else 0
+
+
+def _read_frames(reader, targets: list[int], keyframes: np.ndarray) -> np.ndarray:
+    """Frames ``targets`` (sorted, unique) with the least decoding: each target is reached from its preceding
+    keyframe, and targets in one GOP share a single forward pass. Frames between are decoded (they are references)
+    but skipped before colour conversion and resizing.
+
+    Frames are counted, not matched by timestamp: in containers whose seek is imprecise (MPEG-TS) they can be off
+    by one, which the PyAV backend avoids. Every decord seek flushes and restarts its threaded decoder (a few ms).
+    """
+    frames = []
+    pos = 0  # the frame the next `reader.next()` returns; a fresh reader stands at frame 0
+    for target in targets:
+        key = _preceding_keyframe(keyframes, target)
+        if not key <= pos <= target:  # past the target, or in an earlier GOP: restart at the target's keyframe
+            reader.seek(key)
+            pos = key
+        if target > pos:
+            reader.skip_frames(target - pos)
+        frames.append(_fix_row_padding(_to_numpy(reader.next())))
+        pos = target + 1
+    return np.stack(frames)
+
+
+def _nearest_keyframes(keyframes: np.ndarray, indices: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Each sampled index moved to the nearest keyframe inside ``[first, last]`` (ties go to the earlier one);
+    unchanged when the range holds no keyframe."""
+    inside = keyframes[(keyframes >= first) & (keyframes <= last)]
+    if len(inside) == 0:
+        return indices
+    distance = np.abs(indices[:, None] - inside[None, :])  # (T, K)
+    return inside[np.argmin(distance, axis=1)].astype(np.int64)
+
+
+def _close_reader(reader) -> None:
+    """Free decord's native reader now, stopping its decoder thread, rather than whenever the garbage collector
+    runs ``__del__`` (a reader left alive keeps decoding ahead in the background, and its memory grows)."""
+    if reader is None or getattr(reader, "_handle", None) is None:
+        return
     try:
-        return _to_numpy(reader.get_batch(indices))
-    except Exception as err:
-        if "must exactly match" not in str(err):
-            raise
-    return np.stack([_fix_row_padding(_to_numpy(reader[int(i)])) for i in indices])
+        reader.__del__()  # decord frees the native handle here
+    finally:
+        reader._handle = None  # so the collector's own __del__ does not free it twice
 
 
 def _frame_range(path: str, timestamps: np.ndarray, start, end) -> tuple[int, int]:
@@ -160,6 +199,141 @@ def _frame_range(path: str, timestamps: np.ndarray, start, end) -> tuple[int, in
     return first, max(first, min(last, total - 1))
 
 
+def _open_reader(path: str, hw, num_threads: int):
+    """A decord reader resizing to ``hw`` inside the decoder -> (reader, frame count, average fps), validated."""
+    import decord
+
+    kwargs = {"ctx": decord.cpu(0), "num_threads": int(num_threads)}
+    if hw is not None:
+        kwargs.update(height=hw[0], width=hw[1])
+    try:
+        reader = decord.VideoReader(path, **kwargs)
+    except Exception as err:  # decord raises RuntimeError / DECORDError for bad containers and streams
+        raise VideoDecodeError(
+            f"cannot decode video {path} (missing stream, truncated, or not a video): {_decord_reason(err)}"
+        ) from err
+    try:
+        total, video_fps = len(reader), float(reader.get_avg_fps())
+        if total <= 0:
+            raise VideoDecodeError(f"video has no frames: {path}")
+        if not math.isfinite(video_fps) or video_fps <= 0:
+            raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
+    except Exception as err:
+        _close_reader(reader)
+        if isinstance(err, VideoDecodeError):
+            raise
+        raise VideoDecodeError(f"cannot decode video {path} (missing stream, truncated, or not a video): "
+                               f"{_decord_reason(err)}") from err  # fmt: skip
+    return reader, total, video_fps
+
+
+def _decode_exact(reader, path: str, indices: np.ndarray, keyframes: np.ndarray | None = None) -> np.ndarray:
+    """Frames at ``indices`` (any order, repeats allowed) -> uint8 ``(len(indices), H, W, 3)``, each frame decoded
+    once."""
+    try:
+        if keyframes is None:
+            keyframes = np.sort(np.asarray(reader.get_key_indices(), dtype=np.int64))
+        unique, inverse = np.unique(indices, return_inverse=True)
+        batch = _read_frames(reader, unique.tolist(), keyframes)
+    except Exception as err:
+        raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
+    if batch.ndim != 4 or batch.shape[0] != len(unique) or batch.shape[-1] != 3:
+        raise VideoDecodeError(f"decoder returned frames of shape {batch.shape} for {path}")
+    return np.ascontiguousarray(batch[inverse.reshape(-1)], dtype=np.uint8)
+
+
+def read_frames(
+    path: str | os.PathLike, indices, size=None, *, num_threads: int = 1, backend: str = "auto"
+) -> np.ndarray:
+    """The exact frames at ``indices`` of a video (any order, repeats allowed) -> uint8 ``(T, H, W, 3)``.
+
+    The decoding is :func:`load_video`'s (each frame from its preceding keyframe, one pass per GOP); ``size`` and
+    ``backend`` as there. Raises :class:`VideoDecodeError` naming the file for unreadable videos or indices outside
+    the video.
+    """
+    path = os.fspath(path)
+    hw = _normalize_size(size, path)
+    _check_file(path)
+    wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if _backend(backend, path) == "pyav":
+        from .pyav_io import PyAVError, PyAVVideo
+
+        try:
+            video = PyAVVideo(path, num_threads)
+        except PyAVError as err:
+            raise VideoDecodeError(str(err)) from err
+        with video:
+            if len(wanted) == 0 or wanted.min() < 0 or wanted.max() >= video.total:
+                raise VideoDecodeError(f"frame indices must lie in [0, {video.total - 1}], got "
+                                       f"{wanted.tolist()[:8]}: {path}")  # fmt: skip
+            return _read_pyav(video, path, wanted, hw)
+    reader = None
+    try:
+        reader, total, _ = _open_reader(path, hw, num_threads)
+        if len(wanted) == 0 or wanted.min() < 0 or wanted.max() >= total:
+            raise VideoDecodeError(f"frame indices must lie in [0, {total - 1}], got {wanted.tolist()[:8]}: {path}")
+        return _decode_exact(reader, path, wanted)
+    finally:
+        _close_reader(reader)
+
+
+def _clip_frames(reader, path: str, total: int, start, end) -> tuple[int, int]:
+    """Inclusive frame range of the clip ``[start, end)`` seconds (the whole file without bounds)."""
+    if start is None and end is None:
+        return 0, total - 1
+    try:  # (total, 2) presentation start / end of each frame in seconds, from the container's index
+        timestamps = np.asarray(reader.get_frame_timestamp(np.arange(total)), dtype=np.float64)
+    except Exception as err:
+        raise VideoDecodeError(f"cannot read frame timestamps of video {path}: {_decord_reason(err)}") from err
+    return _frame_range(path, timestamps, start, end)
+
+
+def _backend(backend: str, path: str) -> str:
+    if backend not in ("auto", "pyav", "decord"):
+        raise ValueError(f"backend must be 'auto', 'pyav' or 'decord', got {backend!r} for {path}")
+    if backend == "auto":
+        # decord by default: the exported Hub processors decode with decord, so a model sees the same pixels in
+        # training, in `videotext` commands and behind `from_pretrained` (the two resize with different filters)
+        backend = os.environ.get("VIDEOTEXT_VIDEO_BACKEND", "decord")
+        if backend not in ("pyav", "decord"):
+            raise ValueError(f"VIDEOTEXT_VIDEO_BACKEND must be 'pyav' or 'decord', got {backend!r}")
+    return backend
+
+
+def _load_pyav(path, hw, num_frames, sampling, fps, start, end, rng, num_threads, keyframes_only) -> DecodedVideo:
+    from .pyav_io import PyAVError, PyAVVideo
+
+    try:
+        video = PyAVVideo(path, num_threads)
+    except PyAVError as err:
+        raise VideoDecodeError(str(err)) from err
+    with video:
+        total, video_fps = video.total, video.fps
+        if total <= 0:
+            raise VideoDecodeError(f"video has no frames: {path}")
+        if not math.isfinite(video_fps) or video_fps <= 0:
+            raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
+        first, last = (0, total - 1) if start is None and end is None else _frame_range(path, video.timestamps,
+                                                                                            start, end)  # fmt: skip
+        indices = sample_frame_indices(
+            total, num_frames, sampling, video_fps=video_fps, fps=fps, first=first, last=last, rng=rng
+        )
+        if keyframes_only:
+            indices = _nearest_keyframes(video.keyframes, indices, first, last)
+        frames = _read_pyav(video, path, indices, hw)
+    return DecodedVideo(frames=frames, indices=indices.astype(np.int64), fps=video_fps, duration=total / video_fps,
+                        total_frames=int(total), path=path)  # fmt: skip
+
+
+def _read_pyav(video, path: str, indices: np.ndarray, hw) -> np.ndarray:
+    unique, inverse = np.unique(indices, return_inverse=True)
+    try:
+        batch = video.read(unique.tolist(), hw)
+    except Exception as err:  # av.error.* (corrupt or cut packets) and PyAVError
+        raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
+    return np.ascontiguousarray(batch[inverse.reshape(-1)], dtype=np.uint8)
+
+
 def load_video(
     path: str | os.PathLike,
     num_frames: int | None = 8,
@@ -171,8 +345,10 @@ def load_video(
     rng=None,
     *,
     num_threads: int = 1,
+    keyframes_only: bool = False,
+    backend: str = "auto",
 ) -> DecodedVideo:
-    """Decode ``num_frames`` frames of a video file with decord (images become static videos).
+    """Decode ``num_frames`` frames of a video file with decord or PyAV (images become static videos).
 
     Args:
         path: video file (any container/codec ffmpeg reads) or an image (jpg/png/webp/bmp/gif),
@@ -187,6 +363,18 @@ def load_video(
             resized inside the decoder (decord's ``width``/``height``), images with PIL bilinear.
         rng: ``numpy.random.Generator`` or int seed for ``sampling="random"``.
         num_threads: decoder threads (1 suits DataLoader workers; 0 = decord's automatic choice).
+        keyframes_only: INEXACT fast mode (e.g. for indexing): each sampled frame is replaced by the nearest
+            keyframe inside the clip, and only keyframes are decoded. ``indices`` reports the keyframes returned.
+            A clip holding no keyframe is decoded exactly.
+        backend: ``"pyav"``, ``"decord"`` or ``"auto"`` (``$VIDEOTEXT_VIDEO_BACKEND``, default decord: the
+            decoder of the exported Hub processors, so training and serving see the same pixels). Both return exact
+            frames; they resize with different filters, so resized frames differ slightly between them. PyAV reaches
+            the min-work decode cost (decord restarts its decoder thread on every seek: up to ~1.6x slower on long
+            clips with short GOPs); use it for large indexing jobs of models whose inputs tolerate that shift.
+
+    Frames are exact (identical to decoding every frame with the same backend and indexing): each sampled frame is
+    decoded from its preceding keyframe, sampled frames in one GOP share one forward pass, and skipped frames are
+    never converted to RGB. The decoder is closed before returning.
 
     Returns:
         :class:`DecodedVideo` with ``frames`` uint8 ``(T, H, W, 3)`` and their ``indices``.
@@ -204,45 +392,25 @@ def load_video(
         indices = sample_frame_indices(1, num_frames, sampling, video_fps=1.0, fps=fps or 1.0, rng=rng)
         return _load_image(path, indices, hw)
 
-    import decord
-
-    kwargs = {"ctx": decord.cpu(0), "num_threads": int(num_threads)}
-    if hw is not None:
-        kwargs.update(height=hw[0], width=hw[1])
+    if _backend(backend, path) == "pyav":
+        return _load_pyav(path, hw, num_frames, sampling, fps, start, end, rng, num_threads, keyframes_only)
+    reader = None
     try:
-        reader = decord.VideoReader(path, **kwargs)
-        total = len(reader)
-        video_fps = float(reader.get_avg_fps())
-    except Exception as err:  # decord raises RuntimeError / DECORDError for bad containers and streams
-        raise VideoDecodeError(
-            f"cannot decode video {path} (missing stream, truncated, or not a video): {_decord_reason(err)}"
-        ) from err
-    if total <= 0:
-        raise VideoDecodeError(f"video has no frames: {path}")
-    if not math.isfinite(video_fps) or video_fps <= 0:
-        raise VideoDecodeError(f"video has no valid frame rate ({video_fps}): {path}")
-
-    if start is None and end is None:
-        first, last = 0, total - 1
-    else:
-        try:  # (total, 2) presentation start / end of each frame in seconds, from the container's index
-            timestamps = np.asarray(reader.get_frame_timestamp(np.arange(total)), dtype=np.float64)
-        except Exception as err:
-            raise VideoDecodeError(f"cannot read frame timestamps of video {path}: {_decord_reason(err)}") from err
-        first, last = _frame_range(path, timestamps, start, end)
-    indices = sample_frame_indices(
-        total, num_frames, sampling, video_fps=video_fps, fps=fps, first=first, last=last, rng=rng
-    )
-    unique, inverse = np.unique(indices, return_inverse=True)
-    try:
-        batch = _read_frames(reader, unique.tolist())
-    except Exception as err:
-        raise VideoDecodeError(f"cannot decode frames of video {path}: {_decord_reason(err)}") from err
+        reader, total, video_fps = _open_reader(path, hw, num_threads)
+        first, last = _clip_frames(reader, path, total, start, end)
+        indices = sample_frame_indices(
+            total, num_frames, sampling, video_fps=video_fps, fps=fps, first=first, last=last, rng=rng
+        )
+        keyframes = None
+        if keyframes_only:
+            try:
+                keyframes = np.sort(np.asarray(reader.get_key_indices(), dtype=np.int64))
+            except Exception as err:
+                raise VideoDecodeError(f"cannot read keyframes of video {path}: {_decord_reason(err)}") from err
+            indices = _nearest_keyframes(keyframes, indices, first, last)
+        frames = _decode_exact(reader, path, indices, keyframes)
     finally:
-        del reader
-    if batch.ndim != 4 or batch.shape[0] != len(unique) or batch.shape[-1] != 3:
-        raise VideoDecodeError(f"decoder returned frames of shape {batch.shape} for {path}")
-    frames = np.ascontiguousarray(batch[inverse.reshape(-1)], dtype=np.uint8)
+        _close_reader(reader)
     return DecodedVideo(
         frames=frames,
         indices=indices.astype(np.int64),

@@ -34,7 +34,7 @@ def _codec_args(codec: str, ext: str) -> list[str]:
     raise ValueError(f"codec must be one of {SUPPORTED_CODECS}, got {codec!r}")
 
 
-def write_video(path: str | os.PathLike, frames, fps: float = 8, codec: str = "libx264") -> str:
+def write_video(path: str | os.PathLike, frames, fps: float = 8, codec: str = "libx264", gop: int | None = None) -> str:
     """Encode ``frames`` (uint8 array or sequence of arrays, shape ``(T, H, W, 3)``, RGB) to ``path``.
 
     Args:
@@ -43,6 +43,8 @@ def write_video(path: str | os.PathLike, frames, fps: float = 8, codec: str = "l
         frames: the frames, uint8 RGB. Odd heights/widths are padded by one edge pixel for yuv420p.
         fps: frame rate written in the container.
         codec: ``"libx264"`` (H.264, yuv420p), ``"mpeg4"`` (MPEG-4 Part 2) or ``"libvpx-vp9"`` (VP9).
+        gop: keyframe interval in frames (ffmpeg ``-g``, with scene-cut keyframes off so every GOP has exactly
+            this length); ``None`` keeps the encoder's default.
 
     Returns:
         The path written, as a string.
@@ -61,6 +63,9 @@ def write_video(path: str | os.PathLike, frames, fps: float = 8, codec: str = "l
         raise ValueError(f"frames must be uint8, got {arr.dtype} for {path}")
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps} for {path}")
+    if gop is not None and (isinstance(gop, bool) or int(gop) != gop or gop < 1):
+        raise ValueError(f"gop must be a positive integer, got {gop!r} for {path}")
+    gop_args = [] if gop is None else ["-g", str(int(gop)), "-keyint_min", str(int(gop)), "-sc_threshold", "0"]
     t, h, w, _ = arr.shape
     if h % 2 or w % 2:  # 4:2:0 chroma subsampling needs even sizes
         arr = np.pad(arr, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
@@ -70,7 +75,7 @@ def write_video(path: str | os.PathLike, frames, fps: float = 8, codec: str = "l
     cmd = [
         _ffmpeg_exe(), "-y", "-loglevel", "error", "-nostdin",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "pipe:0",
-        "-an", *_codec_args(codec, ext), "-fflags", "+bitexact", "-flags:v", "+bitexact",
+        "-an", *_codec_args(codec, ext), *gop_args, "-fflags", "+bitexact", "-flags:v", "+bitexact",
         "-map_metadata", "-1", str(path),
     ]  # fmt: skip
     proc = subprocess.run(cmd, input=arr.tobytes(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

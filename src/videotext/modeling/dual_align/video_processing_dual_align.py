@@ -30,6 +30,32 @@ def segment_centre_indices(num_total: int, num_frames: int) -> np.ndarray:
     return np.minimum(idx, num_total - 1)
 
 
+# Copied from videotext.modeling.shared_blocks._decode_min_work
+def _decode_min_work(reader, indices) -> np.ndarray:
+    """Exact frames at `indices` (any order, repeats) from a decord reader -> uint8 (T, H, W, 3), with the least
+    decoding: each frame from its preceding keyframe, one forward pass per GOP, skipped frames never converted."""
+    keyframes = np.sort(np.asarray(reader.get_key_indices(), dtype=np.int64))
+    unique, inverse = np.unique(np.asarray(indices, dtype=np.int64), return_inverse=True)
+    if len(unique) and (unique[0] < 0 or unique[-1] >= len(reader)):
+        raise IndexError(f"frame indices must lie in [0, {len(reader) - 1}]")
+    decoded, pos = [], 0  # pos: the frame the next `reader.next()` returns (a fresh reader stands at 0)
+    for target in unique.tolist():
+        at = int(np.searchsorted(keyframes, target, side="right")) - 1
+        key = int(keyframes[at]) if at >= 0 else 0
+        if not key <= pos <= target:  # past the target or in an earlier GOP: restart at the target's keyframe
+            reader.seek(key)
+            pos = key
+        if target > pos:
+            reader.skip_frames(target - pos)
+        frame = reader.next().asnumpy()
+        if frame.shape[-1] != 3:  # decord 0.6 keeps ffmpeg's padded row stride for some narrow widths (8, 16, 24 px)
+            height, width = frame.shape[:2]
+            frame = frame.reshape(height, -1)[:, : width * 3].reshape(height, width, 3)
+        decoded.append(frame)
+        pos = target + 1
+    return np.stack(decoded)[inverse.reshape(-1)]  # (T, H, W, 3)
+
+
 # Copied from videotext.modeling.shared_blocks.decode_video_frames
 def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, VideoMetadata]:
     """Decode the frames `sample_indices_fn(metadata=...)` picks (all without it) -> (uint8 (T, H, W, 3), metadata).
@@ -70,28 +96,20 @@ def decode_video_frames(path, sample_indices_fn=None) -> tuple[np.ndarray, Video
         fps = float(reader.get_avg_fps() or 0.0)
     except Exception as err:  # decord raises its own DECORDError for bad containers and streams
         raise ValueError(f"cannot decode video {path} (no video stream, truncated, or not a video): {reason(err)}") from err
-    if total < 1:
-        raise ValueError(f"video {path} has no frames")
-    metadata = VideoMetadata(
-        total_num_frames=total, fps=fps or None, duration=total / fps if fps else None, video_backend="decord"
-    )
-    indices = np.asarray(sample_indices_fn(metadata=metadata)) if sample_indices_fn is not None else np.arange(total)
     try:
+        if total < 1:
+            raise ValueError(f"video {path} has no frames")
+        metadata = VideoMetadata(
+            total_num_frames=total, fps=fps or None, duration=total / fps if fps else None, video_backend="decord"
+        )
+        indices = np.asarray(sample_indices_fn(metadata=metadata)) if sample_indices_fn else np.arange(total)
         try:
-            frames = reader.get_batch([int(i) for i in indices]).asnumpy()  # (T, H, W, 3) uint8
+            frames = _decode_min_work(reader, indices)
         except Exception as err:
-            if "must exactly match" not in str(err):
-                raise
-            # decord 0.6 keeps ffmpeg's padded row stride for some narrow widths (8, 16, 24, 48 px, ...):
-            # read frame by frame and drop the padding bytes at the end of each row.
-            frames = []
-            for i in indices:
-                frame = reader[int(i)].asnumpy()
-                height, width = frame.shape[:2]
-                frames.append(frame.reshape(height, -1)[:, : width * 3].reshape(height, width, 3))
-            frames = np.stack(frames)
-    except Exception as err:
-        raise ValueError(f"cannot decode frames {indices.tolist()} of video {path}: {reason(err)}") from err
+            raise ValueError(f"cannot decode frames {indices.tolist()} of video {path}: {reason(err)}") from err
+    finally:  # free the native reader now: one left to the garbage collector keeps decoding in the background
+        reader.__del__()
+        reader._handle = None
     metadata.frames_indices = indices
     metadata.height, metadata.width = frames.shape[1], frames.shape[2]
     return frames, metadata
