@@ -3,15 +3,21 @@ in the same process, printed and written as JSON.
 
     .venv/bin/python bench/run.py search [--sizes 10000 100000 1000000] [--dim 256] [--out bench/results]
     .venv/bin/python bench/run.py search --smoke          # tiny sizes, for CI
+    .venv/bin/python bench/run.py pipeline | data | generation [--smoke]
 
-Sections so far: `search` (one query's latency and batched throughput of `VideoIndex` exact search against a resident
-numpy matmul + argpartition, and of the approximate IVF index with its recall@10 against exact search).
+Sections: `search` (one query's latency and batched throughput of `VideoIndex` exact search against a resident
+numpy matmul + argpartition, and of the approximate IVF index with its recall@10 against exact search); `pipeline`
+(captioning and indexing a folder end to end with 0 and N decoding workers against decode-only and model-only rates,
+bench/bench_pipeline.py); `data` (each method's tiny-recipe loader: batch fetch vs a training step, the loader's share
+of a step, workers 0 and 2, bench/bench_data.py); `generation` (tokens/s of each captioner against
+VisionEncoderDecoderModel(TimeSformer, GPT-2) of similar size, bench/bench_generation.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -107,19 +113,50 @@ def _search_line(row: dict) -> str:
     return line
 
 
+EXTRA_SECTIONS = ("pipeline", "data", "generation")
+
+
+def _extra_section(section: str, smoke: bool, workers: list[int] | None) -> list[dict]:
+    """The sections kept in their own files next to this one (bench/bench_<section>.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    if workers is None:
+        from videotext.inference import default_num_workers
+
+        workers = sorted({0, max(1, default_num_workers()), 2})
+    if section == "pipeline":
+        from bench_pipeline import bench_pipeline
+
+        return bench_pipeline(smoke, workers)
+    if section == "data":
+        from bench_data import bench_data
+
+        return bench_data(smoke, [w for w in workers if w in (0, 2)] or [0, 2])
+    from bench_generation import bench_generation
+
+    return bench_generation(smoke)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", choices=["search"])
+    parser.add_argument("section", choices=["search", *EXTRA_SECTIONS])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (a CI check that the benchmark runs)")
     parser.add_argument("--out", default="bench/results", help="folder for <section>.json")
+    parser.add_argument("--workers", type=int, nargs="+", default=None,
+                        help="pipeline / data: decoding worker counts to compare (default: 0, the default count, 2)")  # fmt: skip
     args = parser.parse_args(argv)
     sizes = [500, 2000] if args.smoke else args.sizes
     import torch
 
     report = {"section": args.section, "threads": torch.get_num_threads(), "python": sys.version.split()[0]}
-    report["results"] = bench_search(sizes, args.dim, repeats=5 if args.smoke else 21)
+    if args.section == "search":
+        report["results"] = bench_search(sizes, args.dim, repeats=5 if args.smoke else 21)
+    else:
+        report["smoke"] = args.smoke
+        report["cpu_cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        report["load_average_at_start"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        report["results"] = _extra_section(args.section, args.smoke, args.workers)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.section}.json").write_text(json.dumps(report, indent=2))
