@@ -87,7 +87,7 @@ def _measure(recipe, model, processor, train_ds, tmethod, workers: int, steps: i
 def bench_data(smoke: bool, workers: list[int], steps: int | None = None) -> list[dict]:
     from videotext.modeling import METHODS
 
-    steps = steps or (2 if smoke else 8)
+    steps = steps or (1 if smoke else 8)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         overrides = ["train.cpu_processes=1"]

@@ -83,7 +83,8 @@ def bench_generation(smoke: bool, new_tokens: int | None = None, batches: tuple[
     from videotext.inference import _model_inputs, model_num_frames
     from videotext.modeling import METHODS
 
-    new_tokens = new_tokens or (4 if smoke else 20)
+    new_tokens = new_tokens or (3 if smoke else 20)
+    batches = (2, 1) if smoke else batches
     repeats = 1 if smoke else 5
     gen = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, num_beams=1, do_sample=False)
     rng = np.random.default_rng(0)
@@ -102,10 +103,10 @@ def bench_generation(smoke: bool, new_tokens: int | None = None, batches: tuple[
             inputs = _model_inputs(model, processor(videos=videos, return_tensors="pt"))
             pixels = torch.rand(batch, frames, 3, image, image)
 
-            def ours(n, inputs=inputs):
+            def ours(n, model=model, inputs=inputs):
                 return _sequences(model.generate(**inputs, **gen)).shape[-1]
 
-            def theirs(n, pixels=pixels):
+            def theirs(n, baseline=baseline, pixels=pixels):
                 return baseline.generate(pixel_values=pixels, **gen).shape[-1]
 
             with torch.no_grad():

@@ -7,7 +7,6 @@ end-to-end / min(stage rates) near 1; one that runs the stages one after the oth
 
 from __future__ import annotations
 
-import functools
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 
 SIZES = {  # clips, (height, width), seconds, fps
     "real": dict(clips=48, shape=(240, 320), seconds=8, fps=25),
-    "smoke": dict(clips=6, shape=(48, 64), seconds=1, fps=8),
+    "smoke": dict(clips=4, shape=(48, 64), seconds=1, fps=8),
 }
 
 
@@ -63,21 +62,19 @@ def _rate(count: int, seconds: float) -> float:
 
 
 def _stage_rates(model, processor, rows, batch_size: int, run_model) -> tuple[float, float]:
-    """(decode-only clips/s, model-only clips/s): decoding + preprocessing every clip in this process, then the
-    model on the preprocessed batches (kept in memory), each timed alone."""
-    from videotext.inference import ClipBatches, _input_loader, _model_inputs, _read_clip, _row_batches
-    from videotext.inference import default_frame_loader, model_num_frames
+    """(decode-only clips/s, model-only clips/s): decoding + preprocessing every clip in this process (what one
+    worker does), then the model on the preprocessed batches (kept in memory), each timed alone."""
+    from videotext.inference import default_frame_loader, iter_clip_batches, model_num_frames
 
+    batches = [range(s, min(s + batch_size, len(rows))) for s in range(0, len(rows), batch_size)]
     loader = default_frame_loader(model_num_frames(model))
-    dataset = ClipBatches(rows, _row_batches(len(rows), batch_size),
-                          functools.partial(_read_clip, _input_loader(model), loader), processor)  # fmt: skip
     t0 = time.perf_counter()
-    batches = [dataset[b][1] for b in range(len(dataset))]
+    inputs = [x for _, x, _ in iter_clip_batches(model, processor, rows, batches, load_frames=loader, num_workers=0)]
     decode = _rate(len(rows), time.perf_counter() - t0)
-    run_model(_model_inputs(model, batches[0]))  # warm-up
+    run_model(inputs[0])  # warm-up
     t0 = time.perf_counter()
-    for inputs in batches:
-        run_model(_model_inputs(model, inputs))
+    for batch in inputs:
+        run_model(batch)
     return decode, _rate(len(rows), time.perf_counter() - t0)
 
 
@@ -93,13 +90,15 @@ def _row(task: str, model_type: str, rows, decode: float, model_rate: float, end
     return out
 
 
-def bench_pipeline(smoke: bool, workers: list[int], batch_size: int = 8, max_new_tokens: int = 20) -> list[dict]:
+def bench_pipeline(smoke: bool, workers: list[int], batch_size: int | None = None, max_new_tokens: int | None = None) -> list[dict]:
     import torch
 
     from videotext.inference import caption_rows, load_model_and_processor
     from videotext.video_index import build_index
 
     size = SIZES["smoke" if smoke else "real"]
+    batch_size = batch_size or (2 if smoke else 8)  # smoke: several batches, so the workers have some to overlap
+    max_new_tokens = max_new_tokens or (3 if smoke else 20)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
