@@ -92,3 +92,18 @@ def test_training_with_loader_workers_sees_the_same_batches(synthetic_dir, tmp_p
         losses[workers] = [r["loss"] for r in rows if r.get("event") == "train"]
     assert len(losses[2]) == 3 and all(math.isfinite(x) for x in losses[2])
     np.testing.assert_allclose(losses[2], losses[0], rtol=1e-5)
+
+
+def test_an_error_in_a_worker_is_raised_with_its_own_message(models, folder):
+    from videotext.inference import default_frame_loader, iter_clip_batches, load_model_and_processor
+
+    model, _ = load_model_and_processor(models["dual_align"], device="cpu")
+
+    def processor(**kwargs):
+        raise ValueError("processor: bad frames in clip3.mp4")
+
+    rows = [{"video_path": str(folder / f"clip{i}.mp4")} for i in range(4)]
+    batches = iter_clip_batches(model, processor, rows, [range(0, 2), range(2, 4)], load_frames=default_frame_loader(2),
+                                num_workers=2)  # fmt: skip
+    with pytest.raises(ValueError, match=r"^processor: bad frames in clip3\.mp4$"):
+        next(batches)

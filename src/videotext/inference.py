@@ -146,6 +146,12 @@ class ClipBatches(torch.utils.data.Dataset):
         return len(self.batches)
 
     def __getitem__(self, b: int):
+        try:
+            return self._batch(b)
+        except Exception as err:  # returned, raised again by the reader: a worker process would bury its message
+            return list(self.batches[b]), err, []
+
+    def _batch(self, b: int):
         from .processing import VideoDecodeError
 
         per_clip, numbers, failures = [], [], []
@@ -188,6 +194,8 @@ def iter_clip_batches(model, processor, rows: Sequence[dict], batches: Sequence[
             pin_memory=_device(model).type == "cuda",
         )
     for numbers, inputs, failures in items:
+        if isinstance(inputs, Exception):
+            raise inputs
         yield numbers, (None if inputs is None else _model_inputs(model, inputs)), failures
 
 
