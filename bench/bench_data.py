@@ -28,12 +28,13 @@ def _pieces(model_type: str, overrides: list[str]):
     tmethod = training_method(model_type)
     recipe = load_recipe(tmethod.tiny_recipe, overrides)
     data_cfg = recipe["data"]
-    dataset = load_dataset_for_recipe(data_cfg, progress=False)
-    if tmethod.prepare_dataset is not None:
-        dataset = tmethod.prepare_dataset(dataset, recipe)
-    split = dataset[data_cfg["train_split"]]
+    from datasets import DatasetDict
+
+    split = load_dataset_for_recipe(data_cfg, progress=False)[data_cfg["train_split"]]
     if data_cfg["max_train_clips"] and data_cfg["max_train_clips"] < len(split):
         split = split.select(range(data_cfg["max_train_clips"]))
+    if tmethod.prepare_dataset is not None:  # only the clips measured (TransDCS: their expert features)
+        split = tmethod.prepare_dataset(DatasetDict({data_cfg["train_split"]: split}), recipe)[data_cfg["train_split"]]
     split = with_targets(split, data_cfg["targets"])
     torch.manual_seed(recipe["seed"])
     captions = [c for caps in split["captions"] for c in caps] if recipe["tokenizer"]["train"] else None
