@@ -64,9 +64,9 @@ def _rate(count: int, seconds: float) -> float:
 def _stage_rates(model, processor, rows, batch_size: int, run_model) -> tuple[float, float]:
     """(decode-only clips/s, model-only clips/s): decoding + preprocessing every clip in this process (what one
     worker does), then the model on the preprocessed batches (kept in memory), each timed alone."""
-    from videotext.inference import default_frame_loader, iter_clip_batches, model_num_frames
+    from videotext.inference import default_frame_loader, iter_clip_batches, model_num_frames, row_batches
 
-    batches = [range(s, min(s + batch_size, len(rows))) for s in range(0, len(rows), batch_size)]
+    batches = row_batches(len(rows), batch_size)
     loader = default_frame_loader(model_num_frames(model))
     t0 = time.perf_counter()
     inputs = [x for _, x, _ in iter_clip_batches(model, processor, rows, batches, load_frames=loader, num_workers=0)]

@@ -199,7 +199,8 @@ def iter_clip_batches(model, processor, rows: Sequence[dict], batches: Sequence[
         yield numbers, (None if inputs is None else _model_inputs(model, inputs)), failures
 
 
-def _row_batches(count: int, batch_size: int, first: int = 0) -> list[range]:
+def row_batches(count: int, batch_size: int, first: int = 0) -> list[range]:
+    """Row numbers first .. first + count - 1 in consecutive batches of `batch_size` (the last one shorter)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     return [range(s, min(s + batch_size, first + count)) for s in range(first, first + count, batch_size)]
@@ -266,7 +267,7 @@ def caption_rows(
         generate_kwargs["return_commonsense"] = True
     captions: list = [None] * len(rows)
     bar = tqdm(total=len(rows), desc="captioning", unit="video", disable=not progress)
-    batches = _row_batches(len(rows), batch_size)
+    batches = row_batches(len(rows), batch_size)
     for numbers, inputs, bad in iter_clip_batches(model, processor, rows, batches, load_frames=load_frames,
                                                   num_workers=num_workers, prompt=prompt):  # fmt: skip
         if bad and failures is None:
@@ -384,7 +385,7 @@ def embed_video_rows(
     `num_workers`: decoding worker processes (see `iter_clip_batches`)."""
     load_frames = load_frames or default_frame_loader(model_num_frames(model))
     chunks = []
-    batches = _row_batches(len(rows), batch_size)
+    batches = row_batches(len(rows), batch_size)
     for embeddings, _, failures in tqdm(iter_video_embeddings(model, processor, rows, batches, load_frames=load_frames,
                                                               num_workers=num_workers),
                                         total=len(batches), desc="embedding videos", disable=not progress):  # fmt: skip
@@ -414,7 +415,7 @@ def embed_video_rows_tolerant(
     """`embed_video_rows` that skips clips which cannot be read: (embeddings of the readable rows, their row
     numbers, [(row number, one-line error)] of the others)."""
     chunks, ok, failures = [], [], []
-    batches = _row_batches(len(rows), batch_size)
+    batches = row_batches(len(rows), batch_size)
     for embeddings, numbers, bad in iter_video_embeddings(model, processor, rows, batches, load_frames=load_frames,
                                                           num_workers=num_workers):  # fmt: skip
         if numbers:

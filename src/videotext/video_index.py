@@ -184,7 +184,7 @@ def build_index(
         else:
             todo.append(shard)
     # batches never cross a shard: a shard is written as soon as its last batch is embedded
-    batches = [b for shard in todo for b in inference._row_batches(min(SHARD_SIZE, len(rows) - shard * SHARD_SIZE),
+    batches = [b for shard in todo for b in inference.row_batches(min(SHARD_SIZE, len(rows) - shard * SHARD_SIZE),
                                                                    batch_size, first=shard * SHARD_SIZE)]  # fmt: skip
     chunks, ok, failures = [], [], []
     embedded = inference.iter_video_embeddings(model, processor, rows, batches, load_frames=load_frames,
