@@ -3,7 +3,7 @@
 Per clip shape (generated with `write_video`, fixed GOP; 16 uniformly sampled frames resized to `size`, 1 decoder
 thread), the median clips/s of:
 
-- `videotext`: `videotext.processing.load_video(path, num_frames=16, size=size)` (default backend: PyAV, min-work);
+- `videotext`: `videotext.processing.load_video(path, num_frames=16, size=size)` (`backend="pyav"`, min-work);
 - `videotext_decord`: the same with `backend="decord"` (the same walk with decord's seek / skip_frames / next);
 - `decord_get_batch`: a decord reader (resizing in the decoder) and `get_batch(indices)`;
 - `pyav_seek_per_frame`: PyAV, one backward seek per sampled frame (to its timestamp at the average rate), decode
@@ -218,7 +218,7 @@ def pyav_reference(path: str, num_frames: int, size: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------------- bench
-def _videotext(path: str, num_frames: int, size: int, backend: str = "auto") -> np.ndarray:
+def _videotext(path: str, num_frames: int, size: int, backend: str = "pyav") -> np.ndarray:
     from videotext.processing import load_video
 
     return load_video(path, num_frames=num_frames, size=size, num_threads=1, backend=backend).frames
@@ -231,7 +231,7 @@ def _videotext_decord(path: str, num_frames: int, size: int) -> np.ndarray:
 def _keyframes_only(path: str, num_frames: int, size: int) -> np.ndarray:
     from videotext.processing import load_video
 
-    return load_video(path, num_frames=num_frames, size=size, num_threads=1, keyframes_only=True).frames
+    return load_video(path, num_frames=num_frames, size=size, num_threads=1, keyframes_only=True, backend="pyav").frames
 
 
 LOADERS = {

@@ -5,18 +5,24 @@ in the same process, printed and written as JSON.
     .venv/bin/python bench/run.py search --smoke          # tiny sizes, for CI
     .venv/bin/python bench/run.py milvus [--sizes 10000 100000]   # Milvus Lite: FLAT and HNSW collections
     .venv/bin/python bench/run.py loading [--smoke] [--rss-loads N] [--out bench/results]
+    .venv/bin/python bench/run.py pipeline | data | generation [--smoke]
 
-Sections so far: `loading` (clip loading: `load_video` against decord get_batch, PyAV per-frame seek and full
-decode, and the min-work decode limit, exact frames checked, RSS over many loads; see bench/bench_loading.py),
-`search` (one query's latency and batched throughput of `VideoIndex` exact search against a resident
-numpy matmul + argpartition, and of the approximate IVF index with its recall@10 against exact search); `milvus` (the
-same against a Milvus Lite collection as `videotext index --milvus` writes it, FLAT and HNSW, with recall@10).
+Sections: `loading` (clip loading: `load_video` against decord get_batch, PyAV per-frame seek and full decode, and
+the min-work decode limit, exact frames checked, RSS over many loads; bench/bench_loading.py); `search` (one query's
+latency and batched throughput of `VideoIndex` exact search against a resident numpy matmul + argpartition, and of
+the approximate IVF index with its recall@10 against exact search); `milvus` (the same against a Milvus Lite
+collection as `videotext index --milvus` writes it, FLAT and HNSW, with recall@10); `pipeline` (captioning and
+indexing a folder end to end with 0 and N decoding workers against decode-only and model-only rates,
+bench/bench_pipeline.py); `data` (each method's tiny-recipe loader: batch fetch vs a training step, the loader's share
+of a step, workers 0 and 2, bench/bench_data.py); `generation` (tokens/s of each captioner against
+VisionEncoderDecoderModel(TimeSformer, GPT-2) of similar size, bench/bench_generation.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -165,9 +171,32 @@ def _milvus_line(row: dict) -> str:
     return " | ".join(parts)
 
 
+EXTRA_SECTIONS = ("pipeline", "data", "generation")
+
+
+def _extra_section(section: str, smoke: bool, workers: list[int] | None) -> list[dict]:
+    """The sections kept in their own files next to this one (bench/bench_<section>.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    if workers is None:
+        from videotext.inference import default_num_workers
+
+        workers = sorted({0, max(1, default_num_workers()), 2})
+    if section == "pipeline":
+        from bench_pipeline import bench_pipeline
+
+        return bench_pipeline(smoke, workers)
+    if section == "data":
+        from bench_data import bench_data
+
+        return bench_data(smoke, [w for w in workers if w in (0, 2)] or [0, 2])
+    from bench_generation import bench_generation
+
+    return bench_generation(smoke)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", choices=["search", "milvus", "loading"])
+    parser.add_argument("section", choices=["search", "milvus", "loading", *EXTRA_SECTIONS])
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="collection sizes (default 10k 100k 1M; milvus: 10k 100k)")  # fmt: skip
     parser.add_argument("--dim", type=int, default=256)
@@ -175,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench/results", help="folder for <section>.json")
     parser.add_argument("--rss-loads", type=int, default=None, help="loading: load_video calls for the RSS check "
                         "(default 10000; 1000 with --smoke)")  # fmt: skip
+    parser.add_argument("--workers", type=int, nargs="+", default=None,
+                        help="pipeline / data: decoding worker counts to compare (default: 0, the default count, 2)")  # fmt: skip
     args = parser.parse_args(argv)
     default_sizes = [10_000, 100_000] + ([1_000_000] if args.section == "search" else [])
     sizes = [500, 2000] if args.smoke else args.sizes or default_sizes
@@ -186,9 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         from bench_loading import bench_loading
 
         report["results"] = bench_loading(args.smoke, args.rss_loads)
-    else:
+    elif args.section in ("search", "milvus"):
         run = bench_milvus if args.section == "milvus" else bench_search
         report["results"] = run(sizes, args.dim, repeats=5 if args.smoke else 21)
+    else:
+        report["smoke"] = args.smoke
+        report["cpu_cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        report["load_average_at_start"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        report["results"] = _extra_section(args.section, args.smoke, args.workers)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.section}.json").write_text(json.dumps(report, indent=2))

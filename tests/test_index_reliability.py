@@ -101,7 +101,7 @@ def test_a_run_killed_before_its_first_shard_starts_clean_on_another_collection(
         raise KeyboardInterrupt
 
     out = tmp_path / "index"
-    monkeypatch.setattr(videotext.inference, "embed_video_rows_tolerant", killed)
+    monkeypatch.setattr(videotext.inference, "iter_video_embeddings", killed)
     smaller = tmp_path / "smaller"
     shutil.copytree(clips, smaller)
     with pytest.raises(KeyboardInterrupt):

@@ -18,6 +18,19 @@ def _lazy(target: str):
     return run
 
 
+def _workers(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _add_num_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num-workers", type=_workers, default=None, metavar="N",
+                   help="decoding worker processes running beside the model (default: half the CPU cores, at most 8; "
+                   "0 = decode in this process)")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="videotext", description="Video captioning and video-text retrieval with Hugging Face tools."
@@ -115,13 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("caption", help="caption video files")
     p.add_argument("model", help="model folder or Hub id")
-    p.add_argument("videos", nargs="+", help="video files")
+    p.add_argument("videos", nargs="+", help="video files, or folders of them")
     p.add_argument("--num-beams", type=int, default=1)
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling with this top-p")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--max-new-tokens", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--prompt", default=None, help="text prompt for methods that generate from one (e.g. svad_vlm)")
+    p.add_argument("--batch-size", type=int, default=16, help="clips captioned together")
+    _add_num_workers(p)
     p.set_defaults(func=_lazy("videotext.inference:cli_caption"))
 
     p = sub.add_parser("index", help="embed a video collection for search")
@@ -139,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="decode only the keyframe nearest each sampled frame: much faster, inexact (other frames than the model "
         "was trained on)",
     )  # fmt: skip
+    _add_num_workers(p)
     p.set_defaults(func=_lazy("videotext.inference:cli_index"))
 
     p = sub.add_parser("search", help="search an index by text")

@@ -7,8 +7,11 @@ model's processor as uint8 arrays; a caller with its own frame cache passes `loa
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
+import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -70,16 +73,17 @@ def model_num_frames(model) -> int:
     return int(frames)
 
 
-def default_frame_loader(num_frames: int, keyframes_only: bool = False) -> FrameLoader:
-    """`load_video` with uniform sampling and the row's `start`/`end`; `keyframes_only` is its inexact fast mode."""
+def _load_row_frames(row: dict, num_frames: int, keyframes_only: bool = False) -> np.ndarray:
     from .processing import load_video
 
-    def load(row: dict) -> np.ndarray:
-        clip = load_video(row["video_path"], num_frames=num_frames, start=row.get("start"), end=row.get("end"),
-                          keyframes_only=keyframes_only)  # fmt: skip
-        return clip.frames
+    return load_video(row["video_path"], num_frames=num_frames, start=row.get("start"), end=row.get("end"),
+                      keyframes_only=keyframes_only).frames  # fmt: skip
 
-    return load
+
+def default_frame_loader(num_frames: int, keyframes_only: bool = False) -> FrameLoader:
+    """`load_video` with uniform sampling and the row's `start`/`end`; `keyframes_only` is its inexact fast mode."""
+    # a partial of a module function, not a closure: worker processes started by spawn can unpickle it
+    return functools.partial(_load_row_frames, num_frames=num_frames, keyframes_only=keyframes_only)
 
 
 def _batches(items: Sequence, batch_size: int) -> Iterable[Sequence]:
@@ -101,26 +105,110 @@ def _model_inputs(model, inputs) -> dict[str, Any]:
     }
 
 
-def _load_clip(model, row: dict, load_frames: FrameLoader) -> dict[str, Any]:
-    """One clip's processor inputs, read by the method's input loader (the training table's `input_loader`;
-    default: the sampled frames as `videos`)."""
+def _input_loader(model):
+    """The method's input loader (the training table's `input_loader`; default: the sampled frames as `videos`)."""
     from .training.methods import TRAINING_METHODS, load_frames_input
 
     entry = TRAINING_METHODS.get(getattr(model.config, "model_type", None))
-    return (entry.input_loader if entry is not None else load_frames_input)(row, load_frames)
+    return entry.input_loader if entry is not None else load_frames_input
 
 
-def _processed(model, processor, per_clip: list[dict[str, Any]], prompt: str | None = None) -> dict[str, Any]:
-    kwargs = {key: [clip[key] for clip in per_clip] for key in per_clip[0]}
-    if prompt is not None:
-        kwargs["text"] = [prompt] * len(per_clip)
-    return _model_inputs(model, processor(**kwargs, return_tensors="pt"))
+# --------------------------------------------------------------------------------------------------- worker processes
+def default_num_workers() -> int:
+    """Decoding worker processes when none is asked for: half the usable cores (the other half runs the model), at
+    most 8; 0 (decode in this process) on one core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(8, cores // 2)
 
 
-def _clip_inputs(model, processor, rows: Sequence[dict], load_frames: FrameLoader, prompt: str | None = None):
-    """The processor's inputs for a batch of clips, as model inputs; `prompt` goes in as `text` (for methods that
-    generate from a prompt)."""
-    return _processed(model, processor, [_load_clip(model, row, load_frames) for row in rows], prompt)
+def _single_threaded_worker(worker_id: int) -> None:
+    # N single-threaded decoding processes scale with the cores; N threads in one process do not (issue 17)
+    torch.set_num_threads(1)
+
+
+def _as_is(item):
+    return item
+
+
+def _read_clip(input_loader, load_frames: FrameLoader, row: dict) -> dict[str, Any]:
+    return input_loader(row, load_frames)
+
+
+def one_line(err: BaseException) -> str:
+    """An error as the one line the commands print and the index lists."""
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+class ClipBatches(torch.utils.data.Dataset):
+    """Item b: the clips of `batches[b]` (row numbers) decoded and preprocessed, as `(row numbers read, processor
+    tensors or None, [(row number, exception)] of the clips that could not be read)`. One item is one batch, so a
+    `DataLoader(batch_size=None)` worker decodes and preprocesses a whole batch while the model runs on another."""
+
+    def __init__(self, rows: Sequence[dict], batches: Sequence[Sequence[int]], read_clip, processor, prompt=None):
+        self.rows, self.batches, self.read_clip, self.processor, self.prompt = rows, batches, read_clip, processor, prompt
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, b: int):
+        try:
+            return self._batch(b)
+        except Exception as err:  # returned, raised again by the reader: a worker process would bury its message
+            return list(self.batches[b]), err, []
+
+    def _batch(self, b: int):
+        from .processing import VideoDecodeError
+
+        per_clip, numbers, failures = [], [], []
+        for number in self.batches[b]:
+            try:
+                per_clip.append(self.read_clip(self.rows[number]))
+                numbers.append(number)
+            except (VideoDecodeError, OSError) as err:
+                failures.append((number, err))
+        if not per_clip:
+            return numbers, None, failures
+        kwargs = {key: [clip[key] for clip in per_clip] for key in per_clip[0]}
+        if self.prompt is not None:
+            kwargs["text"] = [self.prompt] * len(per_clip)
+        inputs = self.processor(**kwargs, return_tensors="pt")
+        return numbers, {k: v for k, v in dict(inputs).items() if isinstance(v, torch.Tensor)}, failures
+
+
+def iter_clip_batches(model, processor, rows: Sequence[dict], batches: Sequence[Sequence[int]], *,
+                      load_frames: FrameLoader, num_workers: int = 0, prompt: str | None = None):  # fmt: skip
+    """For each batch of row numbers in `batches`, in order: (row numbers read, model inputs or None, [(row number,
+    exception)] of unreadable clips). With `num_workers` > 0 the clips are decoded and preprocessed in that many
+    single-threaded worker processes (a `torch.utils.data.DataLoader`, each worker one whole batch) while this
+    process runs the model, so a pipeline runs at the speed of its slowest stage instead of the sum of the stages;
+    0 reads in this process."""
+    read = functools.partial(_read_clip, _input_loader(model), load_frames)
+    dataset = ClipBatches(rows, batches, read, processor, prompt)
+    workers = min(int(num_workers), len(batches)) if len(batches) > 1 else 0  # one batch: nothing to overlap
+    if workers <= 0:
+        items: Iterable = (dataset[b] for b in range(len(dataset)))
+    else:
+        items = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=None,
+            collate_fn=_as_is,
+            num_workers=workers,
+            worker_init_fn=_single_threaded_worker,
+            # fork: the workers inherit the processor and any frame loader, picklable or not
+            multiprocessing_context="fork" if "fork" in multiprocessing.get_all_start_methods() else None,
+            pin_memory=_device(model).type == "cuda",
+        )
+    for numbers, inputs, failures in items:
+        if isinstance(inputs, Exception):
+            raise inputs
+        yield numbers, (None if inputs is None else _model_inputs(model, inputs)), failures
+
+
+def row_batches(count: int, batch_size: int, first: int = 0) -> list[range]:
+    """Row numbers first .. first + count - 1 in consecutive batches of `batch_size` (the last one shorter)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    return [range(s, min(s + batch_size, first + count)) for s in range(first, first + count, batch_size)]
 
 
 def _accepted(fn, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -168,26 +256,38 @@ def caption_rows(
     progress: bool = False,
     commonsense: list | None = None,
     prompt: str | None = None,
+    num_workers: int = 0,
+    failures: list | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
     """Caption each row (`video_path`, optional `start`/`end`); returns one caption per row. A `commonsense` list
-    receives, for a model with commonsense sub-decoders (`has_commonsense`), one `{aspect: text}` per row.
-    `prompt`: a text prompt for every clip (given to the processor as `text`; for methods that generate from one)."""
+    receives, for a model with commonsense sub-decoders (`has_commonsense`), one `{aspect: text}` per captioned row.
+    `prompt`: a text prompt for every clip (given to the processor as `text`; for methods that generate from one).
+    `num_workers`: decoding worker processes (see `iter_clip_batches`; 0 decodes in this process). Without a
+    `failures` list the first unreadable clip raises; with one, unreadable clips get the caption None and
+    `(row number, one-line error)` is appended to `failures`."""
     load_frames = load_frames or default_frame_loader(model_num_frames(model))
     generate_kwargs.setdefault("max_new_tokens", 30)
     if commonsense is not None and has_commonsense(model):
         generate_kwargs["return_commonsense"] = True
-    captions: list[str] = []
+    captions: list = [None] * len(rows)
     bar = tqdm(total=len(rows), desc="captioning", unit="video", disable=not progress)
-    for batch in _batches(rows, batch_size):
-        # everything the processor returns (a prompt's ids too, for a method whose processor adds one)
-        inputs = _clip_inputs(model, processor, batch, load_frames, prompt=prompt)
-        ids = model.generate(**inputs, **generate_kwargs)
-        if generate_kwargs.get("return_commonsense"):
-            commonsense += processor.decode_commonsense(ids)
-            ids = ids.sequences
-        captions += [text.strip() for text in processor.batch_decode(ids, skip_special_tokens=True)]
-        bar.update(len(batch))
+    batches = row_batches(len(rows), batch_size)
+    for numbers, inputs, bad in iter_clip_batches(model, processor, rows, batches, load_frames=load_frames,
+                                                  num_workers=num_workers, prompt=prompt):  # fmt: skip
+        if bad and failures is None:
+            raise bad[0][1]
+        if failures is not None:
+            failures += [(number, one_line(err)) for number, err in bad]
+        if inputs is not None:
+            # everything the processor returns (a prompt's ids too, for a method whose processor adds one)
+            ids = model.generate(**inputs, **generate_kwargs)
+            if generate_kwargs.get("return_commonsense"):
+                commonsense += processor.decode_commonsense(ids)
+                ids = ids.sequences
+            for number, text in zip(numbers, processor.batch_decode(ids, skip_special_tokens=True)):
+                captions[number] = text.strip()
+        bar.update(len(numbers) + len(bad))
     bar.close()
     return captions
 
@@ -284,37 +384,49 @@ def embed_video_rows(
     load_frames: FrameLoader | None = None,
     batch_size: int = 16,
     progress: bool = False,
+    num_workers: int = 0,
 ) -> np.ndarray:
-    """L2-normalised global video embeddings, (num_rows, dim) float32."""
+    """L2-normalised global video embeddings, (num_rows, dim) float32; the first unreadable clip raises.
+    `num_workers`: decoding worker processes (see `iter_clip_batches`)."""
     load_frames = load_frames or default_frame_loader(model_num_frames(model))
     chunks = []
-    for batch in tqdm(list(_batches(rows, batch_size)), desc="embedding videos", disable=not progress):
-        inputs = _clip_inputs(model, processor, batch, load_frames)
-        chunks.append(_normalize(model.get_video_features(**_accepted(model.get_video_features, inputs))))
+    batches = row_batches(len(rows), batch_size)
+    for embeddings, _, failures in tqdm(iter_video_embeddings(model, processor, rows, batches, load_frames=load_frames,
+                                                              num_workers=num_workers),
+                                        total=len(batches), desc="embedding videos", disable=not progress):  # fmt: skip
+        if failures:
+            raise failures[0][2]
+        chunks.append(embeddings)
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
 
 
 @torch.no_grad()
+def iter_video_embeddings(model, processor, rows: Sequence[dict], batches: Sequence[Sequence[int]], *,
+                          load_frames: FrameLoader, num_workers: int = 0):  # fmt: skip
+    """For each batch of row numbers, in order: (L2-normalised embeddings of its readable clips, their row numbers,
+    [(row number, one-line error, exception)] of the others). Decoding runs in `num_workers` worker processes."""
+    for numbers, inputs, bad in iter_clip_batches(model, processor, rows, batches, load_frames=load_frames,
+                                                  num_workers=num_workers):  # fmt: skip
+        embeddings = np.zeros((0, 0), np.float32)
+        if inputs is not None:
+            embeddings = _normalize(model.get_video_features(**_accepted(model.get_video_features, inputs)))
+        yield embeddings, numbers, [(number, one_line(err), err) for number, err in bad]
+
+
+@torch.no_grad()
 def embed_video_rows_tolerant(
-    model, processor, rows: Sequence[dict], *, load_frames: FrameLoader, batch_size: int = 16
+    model, processor, rows: Sequence[dict], *, load_frames: FrameLoader, batch_size: int = 16, num_workers: int = 0
 ) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
     """`embed_video_rows` that skips clips which cannot be read: (embeddings of the readable rows, their row
     numbers, [(row number, one-line error)] of the others)."""
-    from .processing import VideoDecodeError
-
     chunks, ok, failures = [], [], []
-    for start in range(0, len(rows), batch_size):
-        per_clip, numbers = [], []
-        for number in range(start, min(start + batch_size, len(rows))):
-            try:
-                per_clip.append(_load_clip(model, rows[number], load_frames))
-                numbers.append(number)
-            except (VideoDecodeError, OSError) as err:
-                failures.append((number, str(err).splitlines()[0] if str(err) else type(err).__name__))
-        if per_clip:
-            inputs = _processed(model, processor, per_clip)
-            chunks.append(_normalize(model.get_video_features(**_accepted(model.get_video_features, inputs))))
+    batches = row_batches(len(rows), batch_size)
+    for embeddings, numbers, bad in iter_video_embeddings(model, processor, rows, batches, load_frames=load_frames,
+                                                          num_workers=num_workers):  # fmt: skip
+        if numbers:
+            chunks.append(embeddings)
             ok += numbers
+        failures += [(number, message) for number, message, _ in bad]
     embeddings = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
     return embeddings, ok, failures
 
@@ -497,9 +609,21 @@ def _judge(path: str | None):
     return LocalCausalLMJudge(path)
 
 
-def cli_caption(args) -> int:
-    from .processing import VideoDecodeError
+def _caption_rows_of(paths: Sequence[str]) -> list[dict]:
+    """Rows for `videotext caption`: files as given (images too), and the video files under each folder, sorted (a
+    folder named like a video is passed on as a file: decoding it reports it)."""
+    rows = []
+    for path in paths:
+        folder = Path(path)
+        if folder.is_dir() and folder.suffix.lower() not in VIDEO_EXTENSIONS:
+            rows += [{"video_path": str(p)} for p in sorted(folder.rglob("*"))
+                     if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS]  # fmt: skip
+        else:
+            rows.append({"video_path": path})
+    return rows
 
+
+def cli_caption(args) -> int:
     torch.manual_seed(args.seed)
     model, processor = load_model_and_processor(args.model)
     if is_retriever(model):
@@ -507,17 +631,22 @@ def cli_caption(args) -> int:
     generate_kwargs: dict[str, Any] = {"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens}
     if args.top_p is not None:
         generate_kwargs.update(do_sample=True, top_p=args.top_p, temperature=args.temperature)
-    failed = 0
-    for path in args.videos:
-        try:
-            (caption,) = caption_rows(model, processor, [{"video_path": path}], prompt=getattr(args, "prompt", None),
-                                      **generate_kwargs)  # fmt: skip
-        except VideoDecodeError as err:
-            print(f"error: {err}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{path}\t{caption}")
-    return 1 if failed else 0
+    rows = _caption_rows_of(args.videos)
+    if not rows:
+        raise SystemExit(f"videotext caption: no video files ({', '.join(VIDEO_EXTENSIONS)}) in {' '.join(args.videos)}")
+    workers = getattr(args, "num_workers", None)
+    failures: list[tuple[int, str]] = []
+    captions = caption_rows(model, processor, rows, prompt=getattr(args, "prompt", None),
+                            batch_size=getattr(args, "batch_size", 16), failures=failures, progress=len(rows) > 1,
+                            num_workers=default_num_workers() if workers is None else workers,
+                            **generate_kwargs)  # fmt: skip
+    errors = dict(failures)
+    for number, (row, caption) in enumerate(zip(rows, captions)):
+        if number in errors:
+            print(f"error: {errors[number]}", file=sys.stderr)
+        else:
+            print(f"{row['video_path']}\t{caption}")
+    return 1 if failures else 0
 
 
 def cli_index(args) -> int:
@@ -539,9 +668,12 @@ def cli_index(args) -> int:
         refuse_own_score(model)  # before any embedding: the collection could not rank this model's videos
     rows, ignored = collect_videos(args.videos, args.split)
     model_id = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model
+    workers = getattr(args, "num_workers", None)
+    if workers is None:  # the default shares the cores among the launched processes
+        workers = default_num_workers() // processes.num_processes
     meta = build_index(model, processor, rows, args.out, model_id=model_id, batch_size=args.batch_size,
                        ignored_files=ignored, overwrite=getattr(args, "overwrite", False),
-                       keyframes_only=getattr(args, "keyframes_only", False))  # fmt: skip
+                       keyframes_only=getattr(args, "keyframes_only", False), num_workers=workers)  # fmt: skip
     if not processes.is_main_process:
         return 0
     print(f"indexed {meta['num_videos']} of {len(rows)} videos ({meta['embedding_dim']}-d) into {args.out}")

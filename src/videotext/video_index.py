@@ -142,14 +142,17 @@ def build_index(
     overwrite: bool = False,
     progress: bool = True,
     keyframes_only: bool = False,
+    num_workers: int = 0,
 ) -> dict:
     """Embed `rows` into the index folder `out` (resumable, see the module docstring); returns index.json's dict.
 
     Under `accelerate launch` (several processes) process p embeds shards p, p + P, ... and the main process merges
-    them once all are written; one process does everything otherwise."""
+    them once all are written; one process does everything otherwise. `num_workers`: decoding worker processes
+    (each process's own; `videotext.inference.iter_clip_batches`), one pipeline over all the shards to embed."""
     from accelerate import PartialState
 
-    from .inference import default_frame_loader, embed_video_rows_tolerant, model_num_frames
+    from . import inference
+    from .inference import default_frame_loader, model_num_frames
     from .training.cpu_launch import cpu_only_distributed
 
     out = Path(out)
@@ -177,30 +180,49 @@ def build_index(
     load_frames = default_frame_loader(num_frames, keyframes_only)
     share = sum(min(SHARD_SIZE, len(rows) - shard * SHARD_SIZE) for shard in mine)
     bar = tqdm(total=share, desc="indexing", unit="video", disable=not (progress and processes.is_main_process))
+    todo = []
     for shard in mine:
-        marker = shards / f"{shard:05d}.json"
-        if marker.exists():
+        if (shards / f"{shard:05d}.json").exists():
             bar.update(min(SHARD_SIZE, len(rows) - shard * SHARD_SIZE))
-            continue
-        first = shard * SHARD_SIZE
-        chunk = rows[first : first + SHARD_SIZE]
-        embeddings, ok, failures = embed_video_rows_tolerant(
-            model, processor, chunk, load_frames=load_frames, batch_size=batch_size
-        )
-        tmp = shards / f".{shard:05d}.tmp.npz"
-        with open(tmp, "wb") as f:
-            np.savez(f, embeddings=embeddings.astype(np.float32), rows=np.asarray(ok, np.int64) + first)
-        os.replace(tmp, shards / f"{shard:05d}.npz")
-        skipped = [{"video_id": chunk[i]["video_id"], "video_path": chunk[i]["video_path"], "error": err}
-                   for i, err in failures]  # fmt: skip
-        atomic_write_text(marker, json.dumps({"first_row": first, "num_rows": len(chunk), "skipped": skipped}))
-        bar.update(len(chunk))
+        else:
+            todo.append(shard)
+    # batches never cross a shard: a shard is written as soon as its last batch is embedded
+    batches = [b for shard in todo for b in inference.row_batches(min(SHARD_SIZE, len(rows) - shard * SHARD_SIZE),
+                                                                   batch_size, first=shard * SHARD_SIZE)]  # fmt: skip
+    chunks, ok, failures = [], [], []
+    embedded = inference.iter_video_embeddings(model, processor, rows, batches, load_frames=load_frames,
+                                               num_workers=num_workers)  # fmt: skip
+    for batch, (embeddings, numbers, bad) in zip(batches, embedded):
+        if numbers:
+            chunks.append(embeddings)
+            ok += numbers
+        failures += [(number, message) for number, message, _ in bad]
+        if batch.stop % SHARD_SIZE == 0 or batch.stop == len(rows):
+            _write_shard(shards, rows, batch.stop - 1, chunks, ok, failures)
+            bar.update(min(SHARD_SIZE, len(rows) - (batch.stop - 1) // SHARD_SIZE * SHARD_SIZE))
+            chunks, ok, failures = [], [], []
     bar.close()
     processes.wait_for_everyone()
     if processes.is_main_process:
         meta = _merge(out, rows, num_shards, state, model, ignored_files)
     processes.wait_for_everyone()
     return meta if processes.is_main_process else json.loads((out / "index.json").read_text())
+
+
+def _write_shard(shards: Path, rows: list[dict], last: int, chunks: list, ok: list[int], failures: list) -> None:
+    """Shard of row `last`: its embeddings (global row numbers) then its marker (which makes it count as done)."""
+    shard = last // SHARD_SIZE
+    first = shard * SHARD_SIZE
+    embeddings = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+    tmp = shards / f".{shard:05d}.tmp.npz"
+    with open(tmp, "wb") as f:
+        np.savez(f, embeddings=embeddings.astype(np.float32), rows=np.asarray(ok, np.int64))
+    os.replace(tmp, shards / f"{shard:05d}.npz")
+    skipped = [{"video_id": rows[i]["video_id"], "video_path": rows[i]["video_path"], "error": err}
+               for i, err in failures]  # fmt: skip
+    num_rows = min(SHARD_SIZE, len(rows) - first)
+    atomic_write_text(shards / f"{shard:05d}.json", json.dumps({"first_row": first, "num_rows": num_rows,
+                                                                "skipped": skipped}))  # fmt: skip
 
 
 def _merge(out: Path, rows: list[dict], num_shards: int, state: dict, model, ignored_files) -> dict:
