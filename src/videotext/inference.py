@@ -448,7 +448,8 @@ def similarity(model, text_embeds: np.ndarray, video_embeds: np.ndarray) -> np.n
     if score is None:
         return text_embeds @ video_embeds.T
     with torch.no_grad():
-        return score(torch.from_numpy(text_embeds), torch.from_numpy(video_embeds)).numpy()
+        # torch.as_tensor copies a read-only (memory-mapped index) array instead of warning about it
+        return score(torch.as_tensor(np.asarray(text_embeds)), torch.as_tensor(np.array(video_embeds))).numpy()
 
 
 def _normalize(features) -> np.ndarray:
