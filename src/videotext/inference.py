@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -447,9 +448,10 @@ def similarity(model, text_embeds: np.ndarray, video_embeds: np.ndarray) -> np.n
     score = getattr(model, "score_embeddings", None)
     if score is None:
         return text_embeds @ video_embeds.T
-    with torch.no_grad():
-        # torch.as_tensor copies a read-only (memory-mapped index) array instead of warning about it
-        return score(torch.as_tensor(np.asarray(text_embeds)), torch.as_tensor(np.array(video_embeds))).numpy()
+    with torch.no_grad(), warnings.catch_warnings():
+        # a memory-mapped index is read-only; score_embeddings only reads it, so share it instead of copying it
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return score(torch.from_numpy(text_embeds), torch.from_numpy(video_embeds)).numpy()
 
 
 def _normalize(features) -> np.ndarray:
