@@ -97,3 +97,20 @@ def test_train_dataloader_uses_the_weighted_sampler():
     assert len(seen) == 6 and set(seen) <= {0, 1}  # auxiliary weight 0: primary clips only
     plain = torch.cat(list(build_train_dataloader(dataset, 3, collate, seed=0))).tolist()
     assert sorted(plain) == list(range(6))  # without weights: a shuffle of every clip
+
+
+def test_a_trained_vocabulary_spells_the_methods_prompts_as_whole_words():
+    from videotext.training.model_factory import build_tokenizers
+
+    captions = ["a red circle moves left", "a blue square grows"] * 3
+    recipe = load_recipe("svad-vlm-synthetic-tiny")
+    tokenizer = build_tokenizers(recipe, captions)["tokenizer"]
+    # "describe", "video", "fill", "blank" and ":" are in no caption: before, each prompt came out letter by letter
+    assert tokenizer.tokenize("Describe the video.") == ["describe", "the", "video", "."]
+    assert tokenizer.tokenize("Fill in the blank: a red circle") == ["fill", "in", "the", "blank", ":", "a", "red",
+                                                                     "circle"]  # fmt: skip
+    custom = load_recipe("svad-vlm-synthetic-tiny", ["processor.description_prompt=Summarise this clip"])
+    assert build_tokenizers(custom, captions)["tokenizer"].tokenize("summarise this clip") == ["summarise", "this",
+                                                                                               "clip"]  # fmt: skip
+    # the template's `{text}` placeholder is not a word of the prompt
+    assert "text" not in tokenizer.get_vocab() and "{" not in tokenizer.get_vocab()

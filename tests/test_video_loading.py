@@ -106,7 +106,26 @@ def test_backends_agree_at_native_size_and_on_indices(clips):
     b = load_video(clips["short_gop"], num_frames=9, start=0.5, end=3.0, backend="decord")
     np.testing.assert_array_equal(a.indices, b.indices)
     assert (a.total_frames, a.fps) == (b.total_frames, b.fps)
-    assert np.abs(a.frames.astype(int) - b.frames.astype(int)).mean() < 2  # same YUV, converted by two ffmpeg builds
+    # bit-identical at native size: what lets `auto` decode with PyAV while the Hub processors use decord
+    np.testing.assert_array_equal(a.frames, b.frames)
+
+
+@pytest.mark.parametrize("clip", ["short_gop", "mpeg4_avi", "vp9"])
+def test_auto_backend_is_pyav_at_native_size_and_decord_when_resizing(clips, clip, monkeypatch):
+    from videotext.processing import video_io
+
+    monkeypatch.delenv("VIDEOTEXT_VIDEO_BACKEND", raising=False)
+    calls = []
+    real = video_io._load_pyav
+    monkeypatch.setattr(video_io, "_load_pyav", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    native = load_video(clips[clip], num_frames=6)
+    np.testing.assert_array_equal(native.frames, load_video(clips[clip], num_frames=6, backend="decord").frames)
+    resized = load_video(clips[clip], num_frames=6, size=16)
+    np.testing.assert_array_equal(resized.frames, load_video(clips[clip], num_frames=6, size=16, backend="decord").frames)
+    assert calls == [None]  # only the native-size load went through PyAV
+    monkeypatch.setenv("VIDEOTEXT_VIDEO_BACKEND", "pyav")
+    load_video(clips[clip], num_frames=6, size=16)
+    assert calls == [None, (16, 16)]
 
 
 def test_shared_block_decodes_the_same_exact_frames(clips):

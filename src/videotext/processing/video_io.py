@@ -255,7 +255,7 @@ def read_frames(
     hw = _normalize_size(size, path)
     _check_file(path)
     wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
-    if _backend(backend, path) == "pyav":
+    if _backend(backend, path, hw) == "pyav":
         from .pyav_io import PyAVError, PyAVVideo
 
         try:
@@ -288,15 +288,18 @@ def _clip_frames(reader, path: str, total: int, start, end) -> tuple[int, int]:
     return _frame_range(path, timestamps, start, end)
 
 
-def _backend(backend: str, path: str) -> str:
+def _backend(backend: str, path: str, hw) -> str:
     if backend not in ("auto", "pyav", "decord"):
         raise ValueError(f"backend must be 'auto', 'pyav' or 'decord', got {backend!r} for {path}")
     if backend == "auto":
-        # decord by default: the exported Hub processors decode with decord, so a model sees the same pixels in
-        # training, in `videotext` commands and behind `from_pretrained` (the two resize with different filters)
-        backend = os.environ.get("VIDEOTEXT_VIDEO_BACKEND", "decord")
-        if backend not in ("pyav", "decord"):
-            raise ValueError(f"VIDEOTEXT_VIDEO_BACKEND must be 'pyav' or 'decord', got {backend!r}")
+        backend = os.environ.get("VIDEOTEXT_VIDEO_BACKEND", "auto")
+        if backend not in ("auto", "pyav", "decord"):
+            raise ValueError(f"VIDEOTEXT_VIDEO_BACKEND must be 'auto', 'pyav' or 'decord', got {backend!r}")
+    if backend == "auto":
+        # native size: PyAV, the faster min-work walk, with frames bit-identical to decord's (the exported Hub
+        # processors' decoder), so `videotext` commands and `from_pretrained` users feed a model the same pixels.
+        # Resized in the decoder: decord, the pixels the recipes were tuned on (PyAV's scaler rounds differently).
+        backend = "pyav" if hw is None else "decord"
     return backend
 
 
@@ -366,11 +369,11 @@ def load_video(
         keyframes_only: INEXACT fast mode (e.g. for indexing): each sampled frame is replaced by the nearest
             keyframe inside the clip, and only keyframes are decoded. ``indices`` reports the keyframes returned.
             A clip holding no keyframe is decoded exactly.
-        backend: ``"pyav"``, ``"decord"`` or ``"auto"`` (``$VIDEOTEXT_VIDEO_BACKEND``, default decord: the
-            decoder of the exported Hub processors, so training and serving see the same pixels). Both return exact
-            frames; they resize with different filters, so resized frames differ slightly between them. PyAV reaches
-            the min-work decode cost (decord restarts its decoder thread on every seek: up to ~1.6x slower on long
-            clips with short GOPs); use it for large indexing jobs of models whose inputs tolerate that shift.
+        backend: ``"pyav"``, ``"decord"`` or ``"auto"`` (``$VIDEOTEXT_VIDEO_BACKEND``, itself ``auto`` by default).
+            Both return exact frames. PyAV reaches the min-work decode cost (decord restarts its decoder thread on
+            every seek: up to ~1.6x slower on long clips with short GOPs). At native size the two give bit-identical
+            frames, and ``auto`` takes PyAV; resized inside the decoder they round differently (mean difference
+            about one grey level), and ``auto`` takes decord, the pixels the shipped recipes were tuned on.
 
     Frames are exact (identical to decoding every frame with the same backend and indexing): each sampled frame is
     decoded from its preceding keyframe, sampled frames in one GOP share one forward pass, and skipped frames are
@@ -392,7 +395,7 @@ def load_video(
         indices = sample_frame_indices(1, num_frames, sampling, video_fps=1.0, fps=fps or 1.0, rng=rng)
         return _load_image(path, indices, hw)
 
-    if _backend(backend, path) == "pyav":
+    if _backend(backend, path, hw) == "pyav":
         return _load_pyav(path, hw, num_frames, sampling, fps, start, end, rng, num_threads, keyframes_only)
     reader = None
     try:

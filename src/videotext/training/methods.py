@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from videotext.modeling.svad_vlm.processing_svad_vlm import DEFAULT_DESCRIPTION_PROMPT as SVAD_DESCRIPTION_PROMPT
+from videotext.modeling.svad_vlm.processing_svad_vlm import DEFAULT_KEYWORD_PROMPT as SVAD_KEYWORD_PROMPT
+
 __all__ = [
     "TRAINING_METHODS",
     "TokenizerSlot",
@@ -59,6 +62,9 @@ class TrainingMethod:
     tiny_recipe: str | None = None  # the CPU recipe (name or YAML path) the demo, the compat check and tests train
     # (DatasetDict, recipe) -> DatasetDict run once after loading the data (e.g. TransDCS caches expert features)
     prepare_dataset: Callable[[Any, dict], Any] | None = None
+    # processor argument -> its default text, for prompts the processor puts in every sample: a tokenizer trained on
+    # the captions (tokenizer.train) also learns their words (the recipe's `processor.<argument>` when set)
+    prompts: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.default_objective not in self.objectives:
@@ -160,6 +166,7 @@ TRAINING_METHODS.update(
         processor_kwargs={"return_labels": True},
         lora_prefix="language_model",
         tiny_recipe="svad-vlm-synthetic-tiny",
+        prompts={"description_prompt": SVAD_DESCRIPTION_PROMPT, "keyword_prompt": SVAD_KEYWORD_PROMPT},
     ),
 )
 

@@ -18,6 +18,7 @@ from the decoder tokenizer.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 __all__ = ["build_model_and_processor", "build_processor", "build_tokenizers"]
@@ -42,7 +43,13 @@ def build_tokenizers(recipe: dict, train_captions: list[str] | None = None) -> d
             raise ValueError("tokenizer.train is true but there are no training captions to train it on")
         from .tokenizer import train_caption_tokenizers
 
-        decoder_tok, encoder_tok = train_caption_tokenizers(train_captions, vocab_size=tok_cfg["vocab_size"])
+        method = training_method(recipe["method"])
+        # a prompt template's `{field}` placeholders are filled per sample: not words of the prompt
+        prompts = [re.sub(r"\{[^{}]*\}", " ", str(recipe["processor"].get(arg, text)))
+                   for arg, text in method.prompts.items()]  # fmt: skip
+        decoder_tok, encoder_tok = train_caption_tokenizers(
+            train_captions, vocab_size=tok_cfg["vocab_size"], required_texts=prompts
+        )
         trained = {"decoder": decoder_tok, "encoder": encoder_tok}
         return {arg: trained[slot.kind] for arg, slot in slots.items()}
 

@@ -34,20 +34,28 @@ def _wrap(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
 
 
 def train_caption_tokenizers(
-    texts: Iterable[str], vocab_size: int = 2000
+    texts: Iterable[str], vocab_size: int = 2000, required_texts: Iterable[str] = ()
 ) -> tuple[PreTrainedTokenizerFast, PreTrainedTokenizerFast]:
     """Build a lower-cased WordPiece vocabulary of `vocab_size` tokens (more when the characters alone exceed it)
-    from `texts`; return (decoder tokenizer, encoder tokenizer). The same texts always give the same vocabulary."""
+    from `texts`; return (decoder tokenizer, encoder tokenizer). The same texts always give the same vocabulary.
+
+    Every word of `required_texts` (e.g. a processor's prompts, which are in every sample but in no caption) is a
+    whole token, ahead of the caption words: spelled letter by letter, a prompt costs every sample several tokens."""
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         raise ValueError("train_caption_tokenizers: no non-empty caption to train a vocabulary on")
     normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Lowercase(), normalizers.StripAccents()])
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    counts = Counter(
-        word for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
-    )
-    chars = sorted({c for word in counts for c in word})
+
+    def words(text: str) -> list[str]:
+        return [word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))]
+
+    counts = Counter(word for text in texts for word in words(text))
+    required = list(dict.fromkeys(word for text in required_texts for word in words(text)))
+    chars = sorted({c for word in [*counts, *required] for c in word})
     vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *chars, *(f"##{c}" for c in chars)])}
+    for word in required:
+        vocab.setdefault(word, len(vocab))
     for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         if len(vocab) >= vocab_size:
             break
