@@ -5,8 +5,8 @@ then reached by one seek to its preceding keyframe and a forward decode; sampled
 and only the sampled frames are converted to RGB (and resized). Frames are identified by their presentation
 timestamp, so a seek that lands early or late cannot shift them; a stream without timestamps is decoded in full.
 
-decord reaches the same frames up to 1.6x slower (60 s clip, GOP 30: 0.79 against 1.27 clips/s): every decord seek
-flushes and restarts its threaded decoder, about 4 ms of CPU here (bench/run.py loading).
+decord reaches the same frames up to 1.25x slower (60 s clip, GOP 30, idle host: 3.34 against 4.19 clips/s): every
+decord seek flushes and restarts its threaded decoder, about 4 ms of CPU here (bench/run.py loading).
 """
 
 from __future__ import annotations
