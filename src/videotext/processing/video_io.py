@@ -371,9 +371,10 @@ def load_video(
             A clip holding no keyframe is decoded exactly.
         backend: ``"pyav"``, ``"decord"`` or ``"auto"`` (``$VIDEOTEXT_VIDEO_BACKEND``, itself ``auto`` by default).
             Both return exact frames. PyAV reaches the min-work decode cost (decord restarts its decoder thread on
-            every seek: 1.34x over the limit on a 60 s clip with GOP 30, bench/run.py loading). At native size the two give bit-identical
-            frames, and ``auto`` takes PyAV; resized inside the decoder they round differently (mean difference
-            about one grey level), and ``auto`` takes decord, the pixels the shipped recipes were tuned on.
+            every seek: 1.34x over the limit on a 60 s clip with GOP 30, bench/run.py loading). At native size the
+            two give bit-identical frames, and ``auto`` takes PyAV; resized inside the decoder they round
+            differently (mean difference about one grey level), and ``auto`` takes decord, the pixels the shipped
+            recipes were tuned on.
 
     Frames are exact (identical to decoding every frame with the same backend and indexing): each sampled frame is
     decoded from its preceding keyframe, sampled frames in one GOP share one forward pass, and skipped frames are
