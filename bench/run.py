@@ -6,6 +6,7 @@ in the same process, printed and written as JSON.
     .venv/bin/python bench/run.py milvus [--sizes 10000 100000]   # Milvus Lite: FLAT and HNSW collections
     .venv/bin/python bench/run.py loading [--smoke] [--rss-loads N] [--out bench/results]
     .venv/bin/python bench/run.py pipeline | data | generation [--smoke]
+    .venv/bin/python bench/run.py all [--smoke]            # every section in turn, each writing its JSON
 
 Sections: `loading` (clip loading: `load_video` against decord get_batch, PyAV per-frame seek and full decode, and
 the min-work decode limit, exact frames checked, RSS over many loads; bench/bench_loading.py); `search` (one query's
@@ -194,9 +195,26 @@ def _extra_section(section: str, smoke: bool, workers: list[int] | None) -> list
     return bench_generation(smoke)
 
 
+SECTIONS = ("search", "milvus", "loading", *EXTRA_SECTIONS)
+
+
+def run_all(options: list[str], run=None) -> int:
+    """`bench/run.py all [options]`: every section with the same options, one after the other (a section's own
+    defaults apply where an option does not concern it); the worst exit status."""
+    run = run or main
+    statuses = []
+    for section in SECTIONS:
+        print(f"=== {section}", flush=True)
+        statuses.append(run([section, *options]))
+    return max(statuses)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["all"]:
+        return run_all(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", choices=["search", "milvus", "loading", *EXTRA_SECTIONS])
+    parser.add_argument("section", choices=[*SECTIONS, "all"])
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="collection sizes (default 10k 100k 1M; milvus: 10k 100k)")  # fmt: skip
     parser.add_argument("--dim", type=int, default=256)

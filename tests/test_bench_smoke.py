@@ -92,3 +92,11 @@ def test_generation_benchmark_smoke(tmp_path):
         assert set(row["batches"]) == {"2", "1"}
         for rates in row["batches"].values():
             assert rates["tokens_per_s"] > 0 and rates["baseline_tokens_per_s"] > 0
+
+
+def test_all_runs_every_section_with_the_same_options():
+    bench = _bench()
+    calls = []
+    status = bench.run_all(["--smoke", "--out", "x"], run=lambda argv: calls.append(argv) or len(calls) % 2)
+    assert [c[0] for c in calls] == ["search", "milvus", "loading", "pipeline", "data", "generation"]
+    assert all(c[1:] == ["--smoke", "--out", "x"] for c in calls) and status == 1  # the worst status wins
