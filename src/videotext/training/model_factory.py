@@ -36,14 +36,14 @@ def build_tokenizers(recipe: dict, train_captions: list[str] | None = None) -> d
     """The method's tokenizers, by processor argument name (its table's tokenizer slots)."""
     from .methods import training_method
 
-    slots = training_method(recipe["method"]).tokenizers
+    method = training_method(recipe["method"])
+    slots = method.tokenizers
     tok_cfg = recipe["tokenizer"]
     if tok_cfg["train"]:
         if not train_captions:
             raise ValueError("tokenizer.train is true but there are no training captions to train it on")
         from .tokenizer import train_caption_tokenizers
 
-        method = training_method(recipe["method"])
         # a prompt template's `{field}` placeholders are filled per sample: not words of the prompt
         prompts = [re.sub(r"\{[^{}]*\}", " ", str(recipe["processor"].get(arg, text)))
                    for arg, text in method.prompts.items()]  # fmt: skip
